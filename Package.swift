@@ -1,0 +1,103 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+
+let package = Package(
+    name: "swift-ironic",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "ironic", targets: ["ironic"]),
+        .executable(name: "ironic-api", targets: ["ironic-api"]),
+        .executable(name: "ironic-conductor", targets: ["ironic-conductor"]),
+        .executable(name: "ironic-dbsync", targets: ["ironic-dbsync"]),
+        .library(name: "IronicTesting", targets: ["IronicTesting"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+    ],
+    targets: [
+        // Node model, provision state machine, errors, configuration, driver interface protocols.
+        .target(
+            name: "Core",
+            dependencies: [.product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        // The storage protocol every backend implements.
+        .target(name: "Store", dependencies: ["Core"], swiftSettings: swiftSettings),
+        // Embedded SQLite backend (GRDB, WAL mode, numbered migrations).
+        .target(
+            name: "SQLiteStore",
+            dependencies: ["Core", "Store", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: swiftSettings
+        ),
+        // The conductor's request/reply vocabulary, shared by the API and the conductor.
+        .target(name: "RPC", dependencies: ["Core"], swiftSettings: swiftSettings),
+        // Interfaces that every hardware type may use (noop network, no-* placeholders).
+        .target(name: "GenericInterfaces", dependencies: ["Core"], path: "Drivers/Generic", swiftSettings: swiftSettings),
+        // The fake-hardware hardware type.
+        .target(
+            name: "FakeHardware",
+            dependencies: ["Core", "GenericInterfaces"],
+            path: "Drivers/Fake",
+            swiftSettings: swiftSettings
+        ),
+        // Every hardware type this build ships, by name.
+        .target(
+            name: "HardwareTypes",
+            dependencies: ["Core", "GenericInterfaces", "FakeHardware"],
+            path: "Drivers/Registry",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "Conductor",
+            dependencies: [
+                "Core", "Store", "RPC",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "API",
+            dependencies: [
+                "Core", "Store", "RPC",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Wiring shared by the executables: configuration, store, conductor and API services.
+        .target(
+            name: "Server",
+            dependencies: [
+                "Core", "Store", "SQLiteStore", "RPC", "Conductor", "API", "HardwareTypes",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(name: "ironic", dependencies: ["Server"], swiftSettings: swiftSettings),
+        .executableTarget(name: "ironic-api", dependencies: ["Server"], swiftSettings: swiftSettings),
+        .executableTarget(name: "ironic-conductor", dependencies: ["Server"], swiftSettings: swiftSettings),
+        .executableTarget(name: "ironic-dbsync", dependencies: ["Server"], swiftSettings: swiftSettings),
+        // Test support: a real server on a random loopback port and an HTTP client for it.
+        .target(
+            name: "IronicTesting",
+            dependencies: ["Server", .product(name: "Hummingbird", package: "hummingbird")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "CoreTests", dependencies: ["Core"], swiftSettings: swiftSettings),
+        .testTarget(name: "StoreTests", dependencies: ["Core", "Store", "SQLiteStore"], swiftSettings: swiftSettings),
+        .testTarget(name: "DriverTests", dependencies: ["Core", "HardwareTypes"], swiftSettings: swiftSettings),
+        .testTarget(name: "APITests", dependencies: ["IronicTesting", "API", "Core"], swiftSettings: swiftSettings),
+    ]
+)

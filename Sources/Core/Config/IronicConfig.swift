@@ -1,0 +1,148 @@
+import Foundation
+
+/// The service's configuration, read from `ironic.conf` files with Ironic's section and
+/// option names. Every option has a documented default, so no file is needed at all.
+public struct IronicConfig: Sendable, Hashable {
+    /// `[DEFAULT] host`: this service's name in the conductors table and in node locks.
+    public var host: String
+    /// `[DEFAULT] enabled_*` and `default_*_interface`.
+    public var drivers: DriverConfig
+    /// `[api]`.
+    public var api: APIConfig
+    /// `[database]`.
+    public var database: DatabaseConfig
+    /// `[conductor]`.
+    public var conductor: ConductorConfig
+
+    /// Defaults: fake-hardware only, API on 127.0.0.1:6385, SQLite under `./var/`.
+    public init() {
+        host = ProcessInfo.processInfo.hostName
+        drivers = DriverConfig(enabledHardwareTypes: ["fake-hardware"])
+        api = APIConfig()
+        database = DatabaseConfig()
+        conductor = ConductorConfig()
+    }
+
+    /// Reads the files in order (later files win), then applies them over the defaults.
+    public static func load(files: [String]) throws(ConfigError) -> IronicConfig {
+        var merged = INIFile()
+        for path in files {
+            let text: String
+            do {
+                text = try String(contentsOfFile: path, encoding: .utf8)
+            } catch {
+                throw ConfigError(source: path, message: "cannot read configuration file: \(error.localizedDescription)")
+            }
+            merged = merged.merging(try INIFile(parsing: text, source: path))
+        }
+        return try IronicConfig(ini: merged)
+    }
+
+    /// Applies an INI document over the defaults.
+    public init(ini: INIFile) throws(ConfigError) {
+        self.init()
+        let reader = OptionReader(ini: ini)
+        host = try reader.string("DEFAULT", "host") ?? host
+        if let types = try reader.list("DEFAULT", "enabled_hardware_types") { drivers.enabledHardwareTypes = types }
+        for kind in InterfaceKind.allCases {
+            if let names = try reader.list("DEFAULT", "enabled_\(kind.rawValue)_interfaces") {
+                drivers.enabledInterfaces[kind] = names
+            }
+            if let name = try reader.string("DEFAULT", "default_\(kind.rawValue)_interface"), !name.isEmpty {
+                drivers.defaultInterfaces[kind] = name
+            }
+        }
+        api.hostIP = try reader.string("api", "host_ip") ?? api.hostIP
+        api.port = try reader.int("api", "port", range: 1...65535) ?? api.port
+        api.maxLimit = try reader.int("api", "max_limit", range: 1...100_000) ?? api.maxLimit
+        api.publicEndpoint = try reader.string("api", "public_endpoint") ?? api.publicEndpoint
+        api.maxRequestBodySize =
+            try reader.int("oslo_middleware", "max_request_body_size", range: 1024...1_073_741_824) ?? api.maxRequestBodySize
+        database.connection = try reader.string("database", "connection") ?? database.connection
+        conductor.heartbeatInterval = try reader.seconds("conductor", "heartbeat_interval") ?? conductor.heartbeatInterval
+        conductor.heartbeatTimeout = try reader.seconds("conductor", "heartbeat_timeout") ?? conductor.heartbeatTimeout
+        conductor.automatedClean = try reader.bool("conductor", "automated_clean") ?? conductor.automatedClean
+        conductor.conductorGroup = try reader.string("conductor", "conductor_group") ?? conductor.conductorGroup
+        conductor.workersPoolSize = try reader.int("conductor", "workers_pool_size", range: 1...10_000) ?? conductor.workersPoolSize
+        conductor.forceSoftPowerOffTimeout = try reader.seconds("conductor", "soft_power_off_timeout") ?? conductor.forceSoftPowerOffTimeout
+        conductor.powerStateChangeTimeout =
+            try reader.seconds("conductor", "power_state_change_timeout") ?? conductor.powerStateChangeTimeout
+    }
+}
+
+/// `[api]` options.
+public struct APIConfig: Sendable, Hashable {
+    /// `host_ip`: address the API listens on (default 127.0.0.1).
+    public var hostIP = "127.0.0.1"
+    /// `port` (default 6385).
+    public var port = 6385
+    /// `max_limit`: most items one list request returns (default 1000).
+    public var maxLimit = 1000
+    /// `public_endpoint`: base URL for links, when the API sits behind a proxy.
+    public var publicEndpoint: String?
+    /// `[oslo_middleware] max_request_body_size` in bytes (default 114688, as in Ironic).
+    public var maxRequestBodySize = 114_688
+}
+
+/// `[database]` options.
+public struct DatabaseConfig: Sendable, Hashable {
+    /// `connection`: `sqlite:///relative/path`, `sqlite:////absolute/path` (default `sqlite:///var/ironic.sqlite`).
+    public var connection = "sqlite:///var/ironic.sqlite"
+}
+
+/// `[conductor]` options.
+public struct ConductorConfig: Sendable, Hashable {
+    /// `heartbeat_interval` (default 10 s).
+    public var heartbeatInterval: Duration = .seconds(10)
+    /// `heartbeat_timeout`: a conductor silent for longer is dead (default 60 s).
+    public var heartbeatTimeout: Duration = .seconds(60)
+    /// `automated_clean`: clean nodes on `provide` and after undeploy (default true).
+    public var automatedClean = true
+    /// `conductor_group` this conductor serves (default "").
+    public var conductorGroup = ""
+    /// `workers_pool_size`: most asynchronous actions in flight (default 300).
+    public var workersPoolSize = 300
+    /// `soft_power_off_timeout` (default 600 s).
+    public var forceSoftPowerOffTimeout: Duration = .seconds(600)
+    /// `power_state_change_timeout` (default 60 s).
+    public var powerStateChangeTimeout: Duration = .seconds(60)
+}
+
+/// Typed access to INI values with clear errors.
+struct OptionReader {
+    let ini: INIFile
+
+    func string(_ section: String, _ key: String) throws(ConfigError) -> String? {
+        ini.value(section, key)
+    }
+
+    func list(_ section: String, _ key: String) throws(ConfigError) -> [String]? {
+        guard let raw = ini.value(section, key) else { return nil }
+        return raw.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+
+    func int(_ section: String, _ key: String, range: ClosedRange<Int>) throws(ConfigError) -> Int? {
+        guard let raw = ini.value(section, key) else { return nil }
+        guard let value = Int(raw), range.contains(value) else {
+            throw ConfigError(source: "[\(section)] \(key)", message: "expected an integer in \(range.lowerBound)...\(range.upperBound), got '\(raw)'")
+        }
+        return value
+    }
+
+    func seconds(_ section: String, _ key: String) throws(ConfigError) -> Duration? {
+        guard let raw = ini.value(section, key) else { return nil }
+        guard let value = Double(raw), value >= 0 else {
+            throw ConfigError(source: "[\(section)] \(key)", message: "expected a number of seconds, got '\(raw)'")
+        }
+        return .milliseconds(Int64(value * 1000))
+    }
+
+    func bool(_ section: String, _ key: String) throws(ConfigError) -> Bool? {
+        guard let raw = ini.value(section, key) else { return nil }
+        switch raw.lowercased() {
+        case "true", "yes", "on", "1": return true
+        case "false", "no", "off", "0": return false
+        default: throw ConfigError(source: "[\(section)] \(key)", message: "expected true or false, got '\(raw)'")
+        }
+    }
+}
