@@ -67,6 +67,12 @@ public struct IronicConfig: Sendable, Hashable {
         conductor.forceSoftPowerOffTimeout = try reader.seconds("conductor", "soft_power_off_timeout") ?? conductor.forceSoftPowerOffTimeout
         conductor.powerStateChangeTimeout =
             try reader.seconds("conductor", "power_state_change_timeout") ?? conductor.powerStateChangeTimeout
+        conductor.nodeLockedRetryAttempts =
+            try reader.int("conductor", "node_locked_retry_attempts", range: 1...100) ?? conductor.nodeLockedRetryAttempts
+        conductor.nodeLockedRetryInterval =
+            try reader.seconds("conductor", "node_locked_retry_interval") ?? conductor.nodeLockedRetryInterval
+        conductor.gracefulShutdownTimeout =
+            try reader.seconds("DEFAULT", "graceful_shutdown_timeout") ?? conductor.gracefulShutdownTimeout
     }
 }
 
@@ -106,6 +112,12 @@ public struct ConductorConfig: Sendable, Hashable {
     public var forceSoftPowerOffTimeout: Duration = .seconds(600)
     /// `power_state_change_timeout` (default 60 s).
     public var powerStateChangeTimeout: Duration = .seconds(60)
+    /// `node_locked_retry_attempts`: tries to take a busy node's lock before answering 409 (default 3).
+    public var nodeLockedRetryAttempts = 3
+    /// `node_locked_retry_interval` between those tries (default 1 s).
+    public var nodeLockedRetryInterval: Duration = .seconds(1)
+    /// `graceful_shutdown_timeout`: how long a stopping conductor waits for running work (default 60 s).
+    public var gracefulShutdownTimeout: Duration = .seconds(60)
 }
 
 /// Typed access to INI values with clear errors.

@@ -1,0 +1,314 @@
+import Core
+import Foundation
+import RPC
+
+extension Conductor {
+    /// Moves the task's node along `event`; throws Ironic's `InvalidStateRequested` when the
+    /// machine does not allow it. `target` overrides the machine's target (manual cleaning
+    /// heads back to `manageable`).
+    func apply(_ event: ProvisionEvent, to task: NodeTask, action: String? = nil,
+               target: ProvisionState? = nil) throws(IronicError) {
+        let node = task.node
+        guard let next = machine.nextState(from: node.provisionState, on: event) else {
+            throw .invalidStateRequested(
+                action: action ?? event.rawValue, node: node.uuid, state: node.provisionState.rawValue)
+        }
+        task.updateNode { node in
+            node.provisionState = next
+            if let target {
+                node.targetProvisionState = target
+            } else if let machineTarget = machine.targetState(of: next) {
+                node.targetProvisionState = machineTarget
+            } else if next.isStable {
+                node.targetProvisionState = nil
+            }
+            if next.isStable { node.targetProvisionState = nil }
+            node.provisionUpdatedAt = Date()
+        }
+    }
+
+    public func doProvisioningAction(_ request: ProvisioningActionRequest) async throws {
+        let verb = request.verb
+        let task = try await tasks.acquire(request.nodeUUID, purpose: "provision action \(verb.rawValue)")
+        let flow: ProvisioningFlow?
+        do {
+            flow = try await begin(verb, request: request, task: task)
+            try await tasks.save(task)
+        } catch {
+            await tasks.release(task, save: false)
+            throw error
+        }
+        guard let flow else {
+            await tasks.release(task)
+            return
+        }
+        let previous = task.node
+        do {
+            try await spawnWorker(task) { [self] task in
+                await run(flow, task: task, context: request.context)
+            }
+        } catch {
+            // No worker: put the node back where it was so it is not stuck mid-transition.
+            var restored = previous
+            restored.reservation = nil
+            _ = try? await store.saveNode(restored)
+            throw error
+        }
+    }
+
+    /// The part of an action that runs under the API request: checks, the first transition,
+    /// and what the worker should do next (nil when the action is complete already).
+    private func begin(_ verb: ProvisionVerb, request: ProvisioningActionRequest, task: NodeTask) async throws -> ProvisioningFlow? {
+        let node = task.node
+        let driver = try tasks.driver(for: task)
+        let action = verb.rawValue
+        switch verb {
+        case .manage:
+            if node.provisionState == .enroll {
+                try apply(.manage, to: task, action: action)
+                return .verify
+            }
+            try apply(.manage, to: task, action: action)
+            return nil
+        case .provide:
+            try apply(.provide, to: task, action: action)
+            return .clean(steps: nil)
+        case .active, .deploy, .rebuild:
+            if node.maintenance {
+                throw IronicError(status: 400, code: "NodeInMaintenance", message: "The requested action \"\(action)\" could not be understood. Cannot \(action) node \(node.uuid) while it is in maintenance.")
+            }
+            if verb == .rebuild, node.protected { throw IronicError.nodeProtected(node.uuid) }
+            try await driver.power?.validate(task)
+            try await driver.deploy?.validate(task)
+            try apply(verb == .rebuild ? .rebuild : .deploy, to: task, action: action)
+            task.updateNode { node in
+                if let configdrive = request.configdrive { node.instanceInfo["configdrive"] = configdrive }
+                node.lastError = nil
+                if let steps = request.deploySteps { node.driverInternalInfo["user_deploy_steps"] = .array(steps) }
+            }
+            return .deploy
+        case .deleted, .undeploy:
+            if node.protected { throw IronicError.nodeProtected(node.uuid) }
+            try apply(.delete, to: task, action: action)
+            task.updateNode { $0.lastError = nil }
+            return .tearDown
+        case .inspect:
+            try await driver.interface(.inspect)?.validate(task)
+            try apply(.inspect, to: task, action: action)
+            task.updateNode {
+                $0.inspectionStartedAt = Date()
+                $0.inspectionFinishedAt = nil
+                $0.lastError = nil
+            }
+            return .inspect
+        case .clean:
+            guard let steps = request.cleanSteps else {
+                throw IronicError.missingParameterValue("\"clean_steps\" is required when setting target provision state to clean")
+            }
+            try validateSteps(steps, driver: driver, kind: "clean")
+            try apply(.clean, to: task, action: action, target: .manageable)
+            task.updateNode { $0.lastError = nil }
+            return .clean(steps: steps)
+        case .adopt:
+            try await driver.power?.validate(task)
+            try await driver.management?.validate(task)
+            try apply(.adopt, to: task, action: action)
+            return .adopt
+        case .rescue:
+            guard let password = request.rescuePassword, !password.isEmpty else {
+                throw IronicError.missingParameterValue("A non-empty \"rescue_password\" is required when setting target provision state to rescue")
+            }
+            let rescue = try driver.require(.rescue, as: (any RescueInterface).self)
+            try await rescue.validate(task)
+            try apply(.rescue, to: task, action: action)
+            task.updateNode {
+                $0.instanceInfo["rescue_password"] = .string(password)
+                $0.lastError = nil
+            }
+            return .rescue
+        case .unrescue:
+            let rescue = try driver.require(.rescue, as: (any RescueInterface).self)
+            try await rescue.validate(task)
+            try apply(.unrescue, to: task, action: action)
+            return .unrescue
+        case .abort:
+            let from = node.provisionState
+            try apply(.abort, to: task, action: action)
+            task.updateNode { $0.lastError = "Operation aborted by user in state \"\(from.rawValue)\"." }
+            if from == .cleanWait || from == .cleanHold {
+                task.updateNode { $0.cleanStep = [:] }
+            }
+            await recordHistory(task.node, .warning, .provisioning, "Aborted by user in state \"\(from.rawValue)\".", context: request.context)
+            return nil
+        case .unhold:
+            try apply(.unhold, to: task, action: action)
+            return nil
+        case .service:
+            throw IronicError.invalidStateRequested(action: action, node: node.uuid, state: node.provisionState.rawValue)
+        }
+    }
+
+    /// Rejects steps that name an interface the node does not have.
+    private func validateSteps(_ steps: [JSONValue], driver: ComposedDriver, kind: String) throws(IronicError) {
+        for step in steps {
+            guard let object = step.objectValue, let interface = object["interface"]?.stringValue,
+                object["step"]?.stringValue?.isEmpty == false
+            else {
+                throw .invalidParameterValue("Invalid \(kind) step \(step.serialized()): each step needs \"interface\" and \"step\".")
+            }
+            guard let kindValue = InterfaceKind(rawValue: interface), driver.interface(kindValue) != nil else {
+                throw .invalidParameterValue("Invalid \(kind) step \(step.serialized()): unknown interface \"\(interface)\".")
+            }
+        }
+    }
+
+    /// The asynchronous remainder of an action, run by a worker with the node locked.
+    private func run(_ flow: ProvisioningFlow, task: NodeTask, context: RequestContext) async {
+        do {
+            let driver = try tasks.driver(for: task)
+            switch flow {
+            case .verify:
+                do {
+                    let power = try driver.require(.power, as: (any PowerInterface).self)
+                    try await power.validate(task)
+                    try await driver.management?.validate(task)
+                    let state = try await power.powerState(of: task)
+                    task.updateNode { $0.powerState = state }
+                    try apply(.done, to: task)
+                } catch {
+                    try fail(task, message: "Failed to verify node \(task.node.uuid): \(Self.describe(error))")
+                    await recordHistory(task.node, .error, .verify, task.node.lastError ?? "", context: context)
+                }
+            case .clean(let steps):
+                try await runCleaning(task, driver: driver, manualSteps: steps, context: context)
+            case .deploy:
+                do {
+                    try await driver.boot?.prepareInstance(task)
+                    let result = try await driver.require(.deploy, as: (any DeployInterface).self).deploy(task)
+                    if result == .wait {
+                        try apply(.wait, to: task)
+                    } else {
+                        task.updateNode { $0.deployStep = [:] }
+                        try apply(.done, to: task)
+                        if task.node.powerState == nil { task.updateNode { $0.powerState = .on } }
+                    }
+                } catch {
+                    try fail(task, message: "Deploy failed for node \(task.node.uuid): \(Self.describe(error))")
+                    await recordHistory(task.node, .error, .provisioning, task.node.lastError ?? "", context: context)
+                }
+            case .tearDown:
+                do {
+                    try await driver.require(.deploy, as: (any DeployInterface).self).tearDown(task)
+                    try await driver.boot?.cleanUpInstance(task)
+                    task.updateNode { node in
+                        node.instanceInfo = [:]
+                        node.instanceUUID = nil
+                        node.driverInternalInfo["user_deploy_steps"] = nil
+                    }
+                    try apply(.clean, to: task)
+                    try await runCleaning(task, driver: driver, manualSteps: nil, context: context)
+                } catch let error as IronicError where error.code == "InvalidStateRequested" {
+                    throw error
+                } catch {
+                    try fail(task, message: "Error while tearing down node \(task.node.uuid): \(Self.describe(error))")
+                    await recordHistory(task.node, .error, .unprovision, task.node.lastError ?? "", context: context)
+                }
+            case .inspect:
+                do {
+                    let result = try await driver.require(.inspect, as: (any InspectInterface).self).inspectHardware(task)
+                    if result == .wait {
+                        try apply(.wait, to: task)
+                    } else {
+                        task.updateNode { $0.inspectionFinishedAt = Date() }
+                        try apply(.done, to: task)
+                    }
+                } catch {
+                    try fail(task, message: "Failed to inspect hardware. Reason: \(Self.describe(error))")
+                    await recordHistory(task.node, .error, .introspection, task.node.lastError ?? "", context: context)
+                }
+            case .adopt:
+                do {
+                    try await driver.deploy?.validate(task)
+                    if let power = driver.power {
+                        let state = try await power.powerState(of: task)
+                        task.updateNode { $0.powerState = state }
+                    }
+                    try apply(.done, to: task)
+                } catch {
+                    try fail(task, message: "Error while attempting to adopt node \(task.node.uuid): \(Self.describe(error))")
+                    await recordHistory(task.node, .error, .adoption, task.node.lastError ?? "", context: context)
+                }
+            case .rescue:
+                do {
+                    let result = try await driver.require(.rescue, as: (any RescueInterface).self).rescue(task)
+                    try apply(result == .wait ? .wait : .done, to: task)
+                } catch {
+                    try fail(task, message: "Failed to rescue node \(task.node.uuid): \(Self.describe(error))")
+                    await recordHistory(task.node, .error, .provisioning, task.node.lastError ?? "", context: context)
+                }
+            case .unrescue:
+                do {
+                    try await driver.require(.rescue, as: (any RescueInterface).self).unrescue(task)
+                    task.updateNode { $0.instanceInfo["rescue_password"] = nil }
+                    try apply(.done, to: task)
+                } catch {
+                    try fail(task, message: "Failed to unrescue node \(task.node.uuid): \(Self.describe(error))")
+                    await recordHistory(task.node, .error, .provisioning, task.node.lastError ?? "", context: context)
+                }
+            }
+        } catch {
+            // A transition the machine refused mid-flow means our flow is wrong for this state:
+            // record it rather than leave the node silently stuck.
+            let message = "Internal error in provisioning flow for node \(task.node.uuid): \(Self.describe(error))"
+            logger.error("\(message)")
+            task.updateNode { $0.lastError = message }
+            try? fail(task, message: message)
+            await recordHistory(task.node, .error, .provisioning, message, context: context)
+        }
+    }
+
+    /// Cleaning: automated (on provide and after tear-down, unless disabled) or manual with steps.
+    private func runCleaning(_ task: NodeTask, driver: ComposedDriver, manualSteps: [JSONValue]?,
+                             context: RequestContext) async throws {
+        let manual = manualSteps != nil
+        let automated = task.node.automatedClean ?? config.automatedClean
+        do {
+            if manual || automated {
+                if let power = driver.power {
+                    try await power.setPowerState(.off, on: task, timeout: nil)
+                    task.updateNode { $0.powerState = .off }
+                }
+                for step in manualSteps ?? [] {
+                    task.updateNode { $0.cleanStep = step.objectValue ?? [:] }
+                }
+            }
+            task.updateNode { $0.cleanStep = [:] }
+            try apply(manual ? .manage : .done, to: task)
+        } catch let error as IronicError where error.code == "InvalidStateRequested" {
+            throw error
+        } catch {
+            try fail(task, message: "Failed to clean node \(task.node.uuid): \(Self.describe(error))")
+            await recordHistory(task.node, .error, .provisioning, task.node.lastError ?? "", context: context)
+        }
+    }
+
+    /// Moves the node along `fail` and records why.
+    func fail(_ task: NodeTask, message: String) throws(IronicError) {
+        task.updateNode { $0.lastError = message }
+        if machine.nextState(from: task.node.provisionState, on: .fail) != nil {
+            try apply(.fail, to: task)
+        }
+    }
+}
+
+/// What a worker does after an action's first transition.
+enum ProvisioningFlow: Sendable {
+    case verify
+    case clean(steps: [JSONValue]?)
+    case deploy
+    case tearDown
+    case inspect
+    case adopt
+    case rescue
+    case unrescue
+}
