@@ -1,0 +1,3 @@
+extension IronicAPI {
+    func registerChassisRoutes(_ router: inout APIRouter) {}
+}

@@ -1,0 +1,3 @@
+extension IronicAPI {
+    func registerConductorRoutes(_ router: inout APIRouter) {}
+}

@@ -1,0 +1,3 @@
+extension IronicAPI {
+    func registerDriverRoutes(_ router: inout APIRouter) {}
+}

@@ -1,0 +1,3 @@
+extension IronicAPI {
+    func registerPortgroupRoutes(_ router: inout APIRouter) {}
+}

@@ -1,0 +1,3 @@
+extension IronicAPI {
+    func registerPortRoutes(_ router: inout APIRouter) {}
+}
