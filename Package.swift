@@ -97,7 +97,7 @@ let package = Package(
         ),
         .testTarget(name: "CoreTests", dependencies: ["Core"], swiftSettings: swiftSettings),
         .testTarget(name: "StoreTests", dependencies: ["Core", "Store", "SQLiteStore"], swiftSettings: swiftSettings),
-        .testTarget(name: "DriverTests", dependencies: ["Core", "HardwareTypes"], swiftSettings: swiftSettings),
+        .testTarget(name: "DriverTests", dependencies: ["Core", "HardwareTypes", .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
         .testTarget(name: "APITests", dependencies: ["IronicTesting", "API", "Core"], swiftSettings: swiftSettings),
     ]
 )

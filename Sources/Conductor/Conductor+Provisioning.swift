@@ -7,7 +7,7 @@ extension Conductor {
     /// machine does not allow it. `target` overrides the machine's target (manual cleaning
     /// heads back to `manageable`).
     func apply(_ event: ProvisionEvent, to task: NodeTask, action: String? = nil,
-               target: ProvisionState? = nil) throws(IronicError) {
+               target: ProvisionState? = nil) async throws(IronicError) {
         let node = task.node
         guard let next = machine.nextState(from: node.provisionState, on: event) else {
             throw .invalidStateRequested(
@@ -25,6 +25,10 @@ extension Conductor {
             if next.isStable { node.targetProvisionState = nil }
             node.provisionUpdatedAt = Date()
         }
+        let severity: NodeHistoryEvent.Severity = next.isFailure ? .error : .info
+        await recordHistory(
+            task.node, severity, .transition,
+            "Provision state changed from \"\(node.provisionState.rawValue)\" to \"\(next.rawValue)\" on event \"\(event.rawValue)\".")
     }
 
     public func doProvisioningAction(_ request: ProvisioningActionRequest) async throws {
@@ -65,13 +69,13 @@ extension Conductor {
         switch verb {
         case .manage:
             if node.provisionState == .enroll {
-                try apply(.manage, to: task, action: action)
+                try await apply(.manage, to: task, action: action)
                 return .verify
             }
-            try apply(.manage, to: task, action: action)
+            try await apply(.manage, to: task, action: action)
             return nil
         case .provide:
-            try apply(.provide, to: task, action: action)
+            try await apply(.provide, to: task, action: action)
             return .clean(steps: nil)
         case .active, .deploy, .rebuild:
             if node.maintenance {
@@ -80,7 +84,7 @@ extension Conductor {
             if verb == .rebuild, node.protected { throw IronicError.nodeProtected(node.uuid) }
             try await driver.power?.validate(task)
             try await driver.deploy?.validate(task)
-            try apply(verb == .rebuild ? .rebuild : .deploy, to: task, action: action)
+            try await apply(verb == .rebuild ? .rebuild : .deploy, to: task, action: action)
             task.updateNode { node in
                 if let configdrive = request.configdrive { node.instanceInfo["configdrive"] = configdrive }
                 node.lastError = nil
@@ -89,12 +93,12 @@ extension Conductor {
             return .deploy
         case .deleted, .undeploy:
             if node.protected { throw IronicError.nodeProtected(node.uuid) }
-            try apply(.delete, to: task, action: action)
+            try await apply(.delete, to: task, action: action)
             task.updateNode { $0.lastError = nil }
             return .tearDown
         case .inspect:
             try await driver.interface(.inspect)?.validate(task)
-            try apply(.inspect, to: task, action: action)
+            try await apply(.inspect, to: task, action: action)
             task.updateNode {
                 $0.inspectionStartedAt = Date()
                 $0.inspectionFinishedAt = nil
@@ -106,13 +110,13 @@ extension Conductor {
                 throw IronicError.missingParameterValue("\"clean_steps\" is required when setting target provision state to clean")
             }
             try validateSteps(steps, driver: driver, kind: "clean")
-            try apply(.clean, to: task, action: action, target: .manageable)
+            try await apply(.clean, to: task, action: action, target: .manageable)
             task.updateNode { $0.lastError = nil }
             return .clean(steps: steps)
         case .adopt:
             try await driver.power?.validate(task)
             try await driver.management?.validate(task)
-            try apply(.adopt, to: task, action: action)
+            try await apply(.adopt, to: task, action: action)
             return .adopt
         case .rescue:
             guard let password = request.rescuePassword, !password.isEmpty else {
@@ -120,7 +124,7 @@ extension Conductor {
             }
             let rescue = try driver.require(.rescue, as: (any RescueInterface).self)
             try await rescue.validate(task)
-            try apply(.rescue, to: task, action: action)
+            try await apply(.rescue, to: task, action: action)
             task.updateNode {
                 $0.instanceInfo["rescue_password"] = .string(password)
                 $0.lastError = nil
@@ -129,11 +133,11 @@ extension Conductor {
         case .unrescue:
             let rescue = try driver.require(.rescue, as: (any RescueInterface).self)
             try await rescue.validate(task)
-            try apply(.unrescue, to: task, action: action)
+            try await apply(.unrescue, to: task, action: action)
             return .unrescue
         case .abort:
             let from = node.provisionState
-            try apply(.abort, to: task, action: action)
+            try await apply(.abort, to: task, action: action)
             task.updateNode { $0.lastError = "Operation aborted by user in state \"\(from.rawValue)\"." }
             if from == .cleanWait || from == .cleanHold {
                 task.updateNode { $0.cleanStep = [:] }
@@ -141,7 +145,7 @@ extension Conductor {
             await recordHistory(task.node, .warning, .provisioning, "Aborted by user in state \"\(from.rawValue)\".", context: request.context)
             return nil
         case .unhold:
-            try apply(.unhold, to: task, action: action)
+            try await apply(.unhold, to: task, action: action)
             return nil
         case .service:
             throw IronicError.invalidStateRequested(action: action, node: node.uuid, state: node.provisionState.rawValue)
@@ -174,9 +178,9 @@ extension Conductor {
                     try await driver.management?.validate(task)
                     let state = try await power.powerState(of: task)
                     task.updateNode { $0.powerState = state }
-                    try apply(.done, to: task)
+                    try await apply(.done, to: task)
                 } catch {
-                    try fail(task, message: "Failed to verify node \(task.node.uuid): \(Self.describe(error))")
+                    try await fail(task, message: "Failed to verify node \(task.node.uuid): \(Self.describe(error))")
                     await recordHistory(task.node, .error, .verify, task.node.lastError ?? "", context: context)
                 }
             case .clean(let steps):
@@ -186,44 +190,52 @@ extension Conductor {
                     try await driver.boot?.prepareInstance(task)
                     let result = try await driver.require(.deploy, as: (any DeployInterface).self).deploy(task)
                     if result == .wait {
-                        try apply(.wait, to: task)
+                        try await apply(.wait, to: task)
                     } else {
+                        // The instance boots once deployed.
+                        if let power = driver.power {
+                            try await power.setPowerState(.on, on: task, timeout: nil)
+                            task.updateNode { $0.powerState = .on }
+                        }
                         task.updateNode { $0.deployStep = [:] }
-                        try apply(.done, to: task)
-                        if task.node.powerState == nil { task.updateNode { $0.powerState = .on } }
+                        try await apply(.done, to: task)
                     }
                 } catch {
-                    try fail(task, message: "Deploy failed for node \(task.node.uuid): \(Self.describe(error))")
+                    try await fail(task, message: "Deploy failed for node \(task.node.uuid): \(Self.describe(error))")
                     await recordHistory(task.node, .error, .provisioning, task.node.lastError ?? "", context: context)
                 }
             case .tearDown:
                 do {
                     try await driver.require(.deploy, as: (any DeployInterface).self).tearDown(task)
+                    if let power = driver.power {
+                        try await power.setPowerState(.off, on: task, timeout: nil)
+                        task.updateNode { $0.powerState = .off }
+                    }
                     try await driver.boot?.cleanUpInstance(task)
                     task.updateNode { node in
                         node.instanceInfo = [:]
                         node.instanceUUID = nil
                         node.driverInternalInfo["user_deploy_steps"] = nil
                     }
-                    try apply(.clean, to: task)
+                    try await apply(.clean, to: task)
                     try await runCleaning(task, driver: driver, manualSteps: nil, context: context)
                 } catch let error as IronicError where error.code == "InvalidStateRequested" {
                     throw error
                 } catch {
-                    try fail(task, message: "Error while tearing down node \(task.node.uuid): \(Self.describe(error))")
+                    try await fail(task, message: "Error while tearing down node \(task.node.uuid): \(Self.describe(error))")
                     await recordHistory(task.node, .error, .unprovision, task.node.lastError ?? "", context: context)
                 }
             case .inspect:
                 do {
                     let result = try await driver.require(.inspect, as: (any InspectInterface).self).inspectHardware(task)
                     if result == .wait {
-                        try apply(.wait, to: task)
+                        try await apply(.wait, to: task)
                     } else {
                         task.updateNode { $0.inspectionFinishedAt = Date() }
-                        try apply(.done, to: task)
+                        try await apply(.done, to: task)
                     }
                 } catch {
-                    try fail(task, message: "Failed to inspect hardware. Reason: \(Self.describe(error))")
+                    try await fail(task, message: "Failed to inspect hardware. Reason: \(Self.describe(error))")
                     await recordHistory(task.node, .error, .introspection, task.node.lastError ?? "", context: context)
                 }
             case .adopt:
@@ -233,26 +245,26 @@ extension Conductor {
                         let state = try await power.powerState(of: task)
                         task.updateNode { $0.powerState = state }
                     }
-                    try apply(.done, to: task)
+                    try await apply(.done, to: task)
                 } catch {
-                    try fail(task, message: "Error while attempting to adopt node \(task.node.uuid): \(Self.describe(error))")
+                    try await fail(task, message: "Error while attempting to adopt node \(task.node.uuid): \(Self.describe(error))")
                     await recordHistory(task.node, .error, .adoption, task.node.lastError ?? "", context: context)
                 }
             case .rescue:
                 do {
                     let result = try await driver.require(.rescue, as: (any RescueInterface).self).rescue(task)
-                    try apply(result == .wait ? .wait : .done, to: task)
+                    try await apply(result == .wait ? .wait : .done, to: task)
                 } catch {
-                    try fail(task, message: "Failed to rescue node \(task.node.uuid): \(Self.describe(error))")
+                    try await fail(task, message: "Failed to rescue node \(task.node.uuid): \(Self.describe(error))")
                     await recordHistory(task.node, .error, .provisioning, task.node.lastError ?? "", context: context)
                 }
             case .unrescue:
                 do {
                     try await driver.require(.rescue, as: (any RescueInterface).self).unrescue(task)
                     task.updateNode { $0.instanceInfo["rescue_password"] = nil }
-                    try apply(.done, to: task)
+                    try await apply(.done, to: task)
                 } catch {
-                    try fail(task, message: "Failed to unrescue node \(task.node.uuid): \(Self.describe(error))")
+                    try await fail(task, message: "Failed to unrescue node \(task.node.uuid): \(Self.describe(error))")
                     await recordHistory(task.node, .error, .provisioning, task.node.lastError ?? "", context: context)
                 }
             }
@@ -262,7 +274,7 @@ extension Conductor {
             let message = "Internal error in provisioning flow for node \(task.node.uuid): \(Self.describe(error))"
             logger.error("\(message)")
             task.updateNode { $0.lastError = message }
-            try? fail(task, message: message)
+            try? await fail(task, message: message)
             await recordHistory(task.node, .error, .provisioning, message, context: context)
         }
     }
@@ -283,20 +295,20 @@ extension Conductor {
                 }
             }
             task.updateNode { $0.cleanStep = [:] }
-            try apply(manual ? .manage : .done, to: task)
+            try await apply(manual ? .manage : .done, to: task)
         } catch let error as IronicError where error.code == "InvalidStateRequested" {
             throw error
         } catch {
-            try fail(task, message: "Failed to clean node \(task.node.uuid): \(Self.describe(error))")
+            try await fail(task, message: "Failed to clean node \(task.node.uuid): \(Self.describe(error))")
             await recordHistory(task.node, .error, .provisioning, task.node.lastError ?? "", context: context)
         }
     }
 
     /// Moves the node along `fail` and records why.
-    func fail(_ task: NodeTask, message: String) throws(IronicError) {
+    func fail(_ task: NodeTask, message: String) async throws(IronicError) {
         task.updateNode { $0.lastError = message }
         if machine.nextState(from: task.node.provisionState, on: .fail) != nil {
-            try apply(.fail, to: task)
+            try await apply(.fail, to: task)
         }
     }
 }

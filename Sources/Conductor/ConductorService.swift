@@ -23,6 +23,11 @@ public struct ConductorService: Service {
 
     public func run() async throws {
         try await start()
+        try await runHeartbeatsThenStop()
+    }
+
+    /// The part of `run` after `start`: heartbeat until shutdown, then `stop`.
+    public func runHeartbeatsThenStop() async throws {
         // Heartbeats run in their own loop so slow node work never delays them.
         await withGracefulShutdownHandler {
             while !Task.isShuttingDownGracefully && !Task.isCancelled {

@@ -5,6 +5,8 @@ import Foundation
 public struct IronicConfig: Sendable, Hashable {
     /// `[DEFAULT] host`: this service's name in the conductors table and in node locks.
     public var host: String
+    /// `[DEFAULT] debug`: log at debug level.
+    public var debug = false
     /// `[DEFAULT] enabled_*` and `default_*_interface`.
     public var drivers: DriverConfig
     /// `[api]`.
@@ -43,6 +45,7 @@ public struct IronicConfig: Sendable, Hashable {
         self.init()
         let reader = OptionReader(ini: ini)
         host = try reader.string("DEFAULT", "host") ?? host
+        debug = try reader.bool("DEFAULT", "debug") ?? debug
         if let types = try reader.list("DEFAULT", "enabled_hardware_types") { drivers.enabledHardwareTypes = types }
         for kind in InterfaceKind.allCases {
             if let names = try reader.list("DEFAULT", "enabled_\(kind.rawValue)_interfaces") {

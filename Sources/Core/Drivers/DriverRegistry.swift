@@ -142,7 +142,7 @@ public struct ComposedDriver: Sendable {
     /// The implementation of `kind` as protocol `I`, or Ironic's `UnsupportedDriverExtension`.
     public func require<I>(_ kind: InterfaceKind, as type: I.Type) throws(IronicError) -> I {
         guard let value = interfaces[kind] as? I else {
-            throw .unsupportedDriverExtension(driver: hardwareType, extension: "\(kind.rawValue) (disabled or not implemented)")
+            throw .unsupportedDriverExtension(driver: hardwareType, extension: kind.rawValue)
         }
         return value
     }

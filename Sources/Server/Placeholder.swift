@@ -1,4 +1,0 @@
-import Hummingbird
-import ArgumentParser
-import ServiceLifecycle
-enum P {}

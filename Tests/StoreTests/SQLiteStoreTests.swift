@@ -1,0 +1,186 @@
+import Core
+import Foundation
+import SQLiteStore
+import Store
+import Testing
+
+/// The SQLite stores the conformance checks run against.
+enum Backend: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    /// `SQLiteStore.inMemory()`.
+    case memory
+    /// A database file (a WAL `DatabasePool`) in a fresh temporary directory.
+    case file
+
+    var testDescription: String { rawValue }
+
+    /// Runs `body` with a fresh, upgraded store, then removes its files.
+    func run(_ body: (any Store) async throws -> Void) async throws {
+        switch self {
+        case .memory:
+            let store = try SQLiteStore.inMemory()
+            _ = try await store.upgrade()
+            try await body(store)
+        case .file:
+            try await withTemporaryDirectory { directory in
+                let store = try SQLiteStore(path: directory + "/nested/ironic.sqlite")
+                _ = try await store.upgrade()
+                try await body(store)
+            }
+        }
+    }
+}
+
+/// Runs `body` with the path of a new temporary directory, removed afterwards.
+func withTemporaryDirectory(_ body: (String) async throws -> Void) async throws {
+    let directory = FileManager.default.temporaryDirectory
+        .appendingPathComponent("ironic-store-tests-\(UUID().uuidString)").path
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    try await body(directory)
+}
+
+@Suite("SQLite store conformance")
+struct SQLiteStoreConformanceTests {
+    @Test(arguments: Backend.allCases) func nodeRoundTrip(_ backend: Backend) async throws {
+        try await backend.run(StoreConformance.nodeRoundTrip)
+    }
+
+    @Test(arguments: Backend.allCases) func saveNode(_ backend: Backend) async throws {
+        try await backend.run(StoreConformance.saveNode)
+    }
+
+    @Test(arguments: Backend.allCases) func nodeConflicts(_ backend: Backend) async throws {
+        try await backend.run(StoreConformance.nodeConflicts)
+    }
+
+    @Test(arguments: Backend.allCases) func nodeNotFound(_ backend: Backend) async throws {
+        try await backend.run(StoreConformance.nodeNotFound)
+    }
+
+    @Test(arguments: Backend.allCases) func nodeFilters(_ backend: Backend) async throws {
+        try await backend.run(StoreConformance.nodeFilters)
+    }
+
+    @Test(arguments: Backend.allCases) func nodePagination(_ backend: Backend) async throws {
+        try await backend.run(StoreConformance.nodePagination)
+    }
+
+    @Test(arguments: Backend.allCases) func reservations(_ backend: Backend) async throws {
+        try await backend.run(StoreConformance.reservations)
+    }
+
+    @Test(arguments: Backend.allCases) func reservationRaceOnOneStore(_ backend: Backend) async throws {
+        try await backend.run { try await StoreConformance.reservationRace([$0]) }
+    }
+
+    @Test(arguments: Backend.allCases) func cascadeDelete(_ backend: Backend) async throws {
+        try await backend.run(StoreConformance.cascadeDelete)
+    }
+
+    @Test(arguments: Backend.allCases) func chassis(_ backend: Backend) async throws {
+        try await backend.run(StoreConformance.chassis)
+    }
+
+    @Test(arguments: Backend.allCases) func ports(_ backend: Backend) async throws {
+        try await backend.run(StoreConformance.ports)
+    }
+
+    @Test(arguments: Backend.allCases) func portgroups(_ backend: Backend) async throws {
+        try await backend.run(StoreConformance.portgroups)
+    }
+
+    @Test(arguments: Backend.allCases) func conductors(_ backend: Backend) async throws {
+        try await backend.run(StoreConformance.conductors)
+    }
+
+    @Test(arguments: Backend.allCases) func history(_ backend: Backend) async throws {
+        try await backend.run(StoreConformance.history)
+    }
+
+    @Test(arguments: Backend.allCases) func upgradeIsIdempotent(_ backend: Backend) async throws {
+        try await backend.run(StoreConformance.upgradeIsIdempotent)
+    }
+}
+
+@Suite("SQLite store specifics")
+struct SQLiteStoreTests {
+    /// Separate stores on one file behave like separate processes: separate connections that
+    /// only SQLite's locking (and the busy timeout) coordinates.
+    @Test func reservationRaceAcrossConnections() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory + "/ironic.sqlite"
+            let first = try SQLiteStore(path: path)
+            _ = try await first.upgrade()
+            var stores: [any Store] = [first]
+            for _ in 1..<5 { stores.append(try SQLiteStore(path: path)) }
+            for round in 0..<5 {
+                _ = round
+                try await StoreConformance.reservationRace(stores, contenders: 20)
+            }
+        }
+    }
+
+    @Test func schemaVersionStartsAtZero() async throws {
+        let store = try SQLiteStore.inMemory()
+        #expect(try await store.schemaVersion() == 0)
+        let version = try await store.upgrade()
+        #expect(version == 1)
+        #expect(try await store.upgrade() == version)
+        #expect(try await store.schemaVersion() == version)
+    }
+
+    @Test func schemaPersistsInTheFile() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory + "/a/b/ironic.sqlite"
+            let store = try SQLiteStore(path: path)
+            #expect(try await store.schemaVersion() == 0)
+            #expect(try await store.upgrade() == 1)
+            let node = try await store.createNode(StoreConformance.fullNode())
+            #expect(FileManager.default.fileExists(atPath: path))
+
+            let reopened = try SQLiteStore(connection: "sqlite:///" + path)
+            #expect(try await reopened.schemaVersion() == 1)
+            #expect(try await reopened.node(uuid: node.uuid) == node)
+        }
+    }
+
+    @Test func connectionURLs() async throws {
+        // In memory.
+        for url in ["sqlite://", "sqlite:///:memory:", "sqlite://?timeout=5"] {
+            let store = try SQLiteStore(connection: url)
+            #expect(try await store.upgrade() == 1, "\(url)")
+        }
+        try await withTemporaryDirectory { directory in
+            // Absolute: four slashes.
+            let absolute = try SQLiteStore(connection: "sqlite:///\(directory)/abs/ironic.sqlite?timeout=30")
+            _ = try await absolute.upgrade()
+            #expect(FileManager.default.fileExists(atPath: directory + "/abs/ironic.sqlite"))
+
+            // Relative: three slashes, against the current directory.
+            let cwd = FileManager.default.currentDirectoryPath
+            let relativeDirectory = "ironic-store-test-\(UUID().uuidString)"
+            defer { try? FileManager.default.removeItem(atPath: cwd + "/" + relativeDirectory) }
+            let relative = try SQLiteStore(connection: "sqlite:///\(relativeDirectory)/ironic.sqlite")
+            _ = try await relative.upgrade()
+            #expect(FileManager.default.fileExists(atPath: "\(cwd)/\(relativeDirectory)/ironic.sqlite"))
+        }
+
+        for url in ["mysql+pymysql://ironic:pw@localhost/ironic", "postgresql://localhost/ironic"] {
+            #expect {
+                _ = try SQLiteStore(connection: url)
+            } throws: { error in
+                guard let error = error as? IronicError else { return false }
+                return error.status == 400 && error.message.contains("not supported by the SQLite store")
+                    && error.message.contains(String(url.prefix { $0 != ":" }))
+            }
+        }
+        for url in ["ironic.sqlite", "sqlite:/x", "sqlite://host/path.db"] {
+            #expect(throws: IronicError.self) { _ = try SQLiteStore(connection: url) }
+        }
+    }
+
+    /// Every node query works without a schema as an error, not a crash.
+    @Test func unmigratedDatabaseFailsCleanly() async throws {
+        let store = try SQLiteStore.inMemory()
+        await #expect(throws: IronicError.self) { try await store.nodes(NodeQuery()) }
+    }
+}
