@@ -39,6 +39,7 @@ public final class StandaloneServer: Sendable {
     let application: Application<IronicAPI>
     let logger: Logger
     private let listening = AsyncStream<Int>.makeStream()
+    private let group: ServiceGroup
 
     /// Prepares the service: opens and migrates the store, composes the drivers.
     public init(config: IronicConfig, logger: Logger? = nil) async throws {
@@ -64,21 +65,26 @@ public final class StandaloneServer: Sendable {
                 continuation.yield(channel.localAddress?.port ?? 0)
             },
             logger: logger)
-    }
-
-    /// Runs until SIGTERM/SIGINT (when `handleSignals`) or cancellation; on the way out the
-    /// API stops first, then the conductor drains its work and releases its locks.
-    public func run(handleSignals: Bool = true) async throws {
-        try await conductorService.start()
-        let group = ServiceGroup(
+        self.group = ServiceGroup(
             configuration: .init(
                 services: [
                     .init(service: HeartbeatOnly(service: conductorService)),
                     .init(service: application),
                 ],
-                gracefulShutdownSignals: handleSignals ? [.sigterm, .sigint] : [],
+                gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
+    }
+
+    /// Runs until SIGTERM/SIGINT or `shutdown()`; on the way out the API stops first, then the
+    /// conductor drains its work and releases its locks.
+    public func run() async throws {
+        try await conductorService.start()
         try await group.run()
+    }
+
+    /// Starts the same graceful shutdown SIGTERM does.
+    public func shutdown() async {
+        await group.triggerGracefulShutdown()
     }
 
     /// The port the API listens on, once it does.
