@@ -143,26 +143,19 @@ extension IronicAPI {
             }
             if reset { resetInterfaces = Set(InterfaceKind.allCases).subtracting(patch.rootFields.compactMap(Self.interfaceKind)) }
         }
-        var document: [String: JSONValue] = [:]
-        for field in Node.fields where field.patchable { document[field.name] = field.get(current) }
-        let patched = try patch.apply(to: .object(document))
-        var updated = current
-        var changed: Set<String> = []
-        for field in Node.fields where field.patchable {
-            let newValue = patched[field.name] ?? .null
-            if newValue != field.get(current) {
-                try field.set?(&updated, newValue)
-                changed.insert(field.name)
-            }
-        }
-        if changed.contains("instance_uuid"), let existing = current.instanceUUID, updated.instanceUUID != nil {
+        // Checked here on the current copy for a quick answer; the conductor applies the
+        // patch again to the stored node under its lock.
+        let (_, changed) = try current.applying(patch)
+        if changed.contains("instance_uuid"), let existing = current.instanceUUID, patch.operations.contains(where: {
+            $0.path == ["instance_uuid"] && $0.value != nil && $0.value != .null
+        }) {
             throw IronicError.nodeAssociated(current.uuid, instance: existing)
         }
         if changed.isEmpty {
             return APIResponse.json(try await renderer(request).render(current))
         }
         let saved = try await conductor.updateNode(
-            UpdateNodeRequest(context: request.context, node: updated, changedFields: changed, resetInterfaces: resetInterfaces))
+            UpdateNodeRequest(context: request.context, nodeUUID: current.uuid, patch: patch, resetInterfaces: resetInterfaces))
         return APIResponse.json(try await renderer(request).render(saved))
     }
 

@@ -42,7 +42,8 @@ public final class Conductor: ConductorAPI {
             await tasks.release(task)
             return result
         } catch {
-            await tasks.release(task)
+            // The failed change is discarded: nothing of it is saved.
+            await tasks.release(task, save: false)
             throw error
         }
     }
@@ -90,14 +91,14 @@ public final class Conductor: ConductorAPI {
     }
 
     public func updateNode(_ request: UpdateNodeRequest) async throws -> Node {
-        try await withExclusiveLock(request.node.uuid, purpose: "node update") { task in
-            var node = task.node
-            let before = node
-            for name in request.changedFields {
-                Node.fieldsByName[name]?.copy(from: request.node, to: &node)
+        try await withExclusiveLock(request.nodeUUID, purpose: "node update") { task in
+            let before = task.node
+            var (node, changed) = try before.applying(request.patch)
+            if changed.contains("instance_uuid"), let existing = before.instanceUUID, node.instanceUUID != nil {
+                throw IronicError.nodeAssociated(before.uuid, instance: existing)
             }
             let interfaceFields = Set(InterfaceKind.allCases.map(\.nodeField))
-            if node.driver != before.driver || !request.changedFields.isDisjoint(with: interfaceFields) {
+            if node.driver != before.driver || !changed.isDisjoint(with: interfaceFields) {
                 try checkInterfacesMayChange(before)
                 try registry.resolveInterfaces(of: &node, reset: request.resetInterfaces)
             }
@@ -114,13 +115,13 @@ public final class Conductor: ConductorAPI {
                 guard node.provisionState == .active || !node.protected else {
                     throw IronicError.invalidState("Node \(node.uuid) can only be made protected in provision state \"active\", not \"\(node.provisionState.rawValue)\".")
                 }
-                if !node.protected, node.protectedReason != nil, request.changedFields.contains("protected_reason") {
+                if !node.protected, node.protectedReason != nil, changed.contains("protected_reason") {
                     throw IronicError.invalidParameterValue("The protected_reason field can only be set when protected is True")
                 }
                 if !node.protected { node.protectedReason = nil }
             }
             if node.retired != before.retired, node.retired == false { node.retiredReason = nil }
-            if !node.retired, request.changedFields.contains("retired_reason"), node.retiredReason != nil {
+            if !node.retired, changed.contains("retired_reason"), node.retiredReason != nil {
                 throw IronicError.invalidParameterValue("The retired_reason field can only be set when retired is True")
             }
             task.updateNode { $0 = node.withReservation($0.reservation) }

@@ -98,22 +98,20 @@ public struct CreateNodeRequest: Sendable, Hashable, Codable {
     }
 }
 
-/// `updateNode`: the node as the client wants it and which fields the client changed; the
-/// conductor applies only those to the stored node, under the lock, so concurrent updates
-/// of other fields are not lost.
+/// `updateNode`: a JSON patch the conductor applies to the stored node under its lock, so
+/// concurrent updates of the same node are serialised and none is lost.
 public struct UpdateNodeRequest: Sendable, Hashable, Codable {
     public var context: RequestContext
-    public var node: Node
-    /// API field names changed by the request (`driver_info`, `power_interface`, ...).
-    public var changedFields: Set<String>
+    public var nodeUUID: String
+    public var patch: JSONPatch
     /// Kinds whose interface goes back to the default (driver change with `reset_interfaces`).
     public var resetInterfaces: Set<InterfaceKind>
 
     /// Creates the request.
-    public init(context: RequestContext, node: Node, changedFields: Set<String>, resetInterfaces: Set<InterfaceKind> = []) {
+    public init(context: RequestContext, nodeUUID: String, patch: JSONPatch, resetInterfaces: Set<InterfaceKind> = []) {
         self.context = context
-        self.node = node
-        self.changedFields = changedFields
+        self.nodeUUID = nodeUUID
+        self.patch = patch
         self.resetInterfaces = resetInterfaces
     }
 }

@@ -134,14 +134,24 @@ public final class SQLiteStore: Store {
 
     /// Applies every pending numbered migration; returns the schema version reached (the number
     /// of migrations applied so far). Running it again is a no-op.
+    ///
+    /// Processes sharing the file may upgrade at the same time: GRDB applies each migration in
+    /// its own transaction, so the loser of a race fails on the tables the winner just created,
+    /// and succeeds here as long as the schema ends up complete.
     public func upgrade() async throws -> Int {
         let migrator = Self.migrator
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            migrator.asyncMigrate(writer) { result in
-                switch result {
-                case .success: continuation.resume()
-                case .failure(let error): continuation.resume(throwing: Self.mapped(error))
+        do {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                migrator.asyncMigrate(writer) { result in
+                    switch result {
+                    case .success: continuation.resume()
+                    case .failure(let error): continuation.resume(throwing: error)
+                    }
                 }
+            }
+        } catch {
+            guard let version = try? await schemaVersion(), version == migrator.migrations.count else {
+                throw Self.mapped(error)
             }
         }
         return try await schemaVersion()

@@ -29,12 +29,6 @@ public struct NodeField: Sendable {
         self.get = get
         self.set = set
     }
-
-    /// Copies this field's value from `source` to `target`, bypassing validation (the value
-    /// was validated when it was set on `source`).
-    public func copy(from source: Node, to target: inout Node) {
-        try? set?(&target, get(source))
-    }
 }
 
 extension Node {

@@ -1,11 +1,11 @@
-import Core
+import Foundation
 
 /// RFC 6902 JSON Patch with Ironic's rules: operations `add`, `replace` and `remove` only,
 /// and no new attributes at the root of a resource.
-public struct JSONPatch: Sendable {
+public struct JSONPatch: Sendable, Hashable, Codable {
     /// One operation.
-    public struct Operation: Sendable, Hashable {
-        public enum Kind: String, Sendable { case add, replace, remove }
+    public struct Operation: Sendable, Hashable, Codable {
+        public enum Kind: String, Sendable, Codable { case add, replace, remove }
         public let kind: Kind
         /// Decoded JSON pointer tokens.
         public let path: [String]
@@ -136,5 +136,25 @@ public struct JSONPatch: Sendable {
         default:
             throw .patchError(description, reason: "'\(key)' cannot be applied to a \(value.typeName)")
         }
+    }
+}
+
+extension Node {
+    /// This node with `patch` applied to its client-writable fields, and the names of the
+    /// fields that changed. Every changed value goes through the field's validating setter.
+    public func applying(_ patch: JSONPatch) throws(IronicError) -> (node: Node, changed: Set<String>) {
+        var document: [String: JSONValue] = [:]
+        for field in Node.fields where field.patchable { document[field.name] = field.get(self) }
+        let patched = try patch.apply(to: .object(document))
+        var updated = self
+        var changed: Set<String> = []
+        for field in Node.fields where field.patchable {
+            let newValue = patched[field.name] ?? .null
+            if newValue != field.get(self) {
+                try field.set?(&updated, newValue)
+                changed.insert(field.name)
+            }
+        }
+        return (updated, changed)
     }
 }
