@@ -33,6 +33,16 @@ extension IronicAPI {
         })
     }
 
+    /// Ironic answers 400 `NoValidHost` when no live conductor serves a node's driver and group.
+    func requireConductor(for node: Node) async throws {
+        let alive = try await store.conductors().filter { $0.isAlive(timeout: heartbeatTimeout) }
+        guard ConductorPlacement.conductor(for: node, among: alive) != nil else {
+            throw IronicError(
+                status: 400, code: "NoValidHost",
+                message: "No valid host was found. Reason: No conductor service registered which supports driver \(node.driver) for conductor group \"\(node.conductorGroup)\". Ensure the driver is valid and enabled.")
+        }
+    }
+
     // MARK: Handlers
 
     func listNodes(_ request: APIRequest, detail: Bool?) async throws -> Response {
@@ -119,6 +129,7 @@ extension IronicAPI {
         node.provisionState = request.allows(11) ? .enroll : .available
         node.powerState = nil
         if let rc = node.resourceClass, rc.isEmpty { node.resourceClass = nil }
+        try await requireConductor(for: node)
         let created = try await conductor.createNode(CreateNodeRequest(context: request.context, node: node))
         var headers = HTTPFields()
         headers[.location] = "\(request.baseURL)/v1/nodes/\(created.uuid)"
@@ -145,7 +156,10 @@ extension IronicAPI {
         }
         // Checked here on the current copy for a quick answer; the conductor applies the
         // patch again to the stored node under its lock.
-        let (_, changed) = try current.applying(patch)
+        let (candidate, changed) = try current.applying(patch)
+        if changed.contains("driver") || changed.contains("conductor_group") {
+            try await requireConductor(for: candidate)
+        }
         if changed.contains("instance_uuid"), let existing = current.instanceUUID, patch.operations.contains(where: {
             $0.path == ["instance_uuid"] && $0.value != nil && $0.value != .null
         }) {

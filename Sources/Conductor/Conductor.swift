@@ -139,19 +139,26 @@ public final class Conductor: ConductorAPI {
     }
 
     public func destroyNode(_ request: NodeRequest) async throws {
-        try await withExclusiveLock(request.nodeUUID, purpose: "node deletion") { task in
+        let task = try await tasks.acquire(request.nodeUUID, purpose: "node deletion")
+        do {
             let node = task.node
             if let instance = node.instanceUUID { throw IronicError.nodeAssociated(node.uuid, instance: instance) }
             if node.protected { throw IronicError.nodeProtected(node.uuid) }
-            guard node.provisionState.allowsDelete || node.maintenance else {
+            var allowed = ProvisionState.deleteAllowedStates
+            if config.allowDeletingAvailableNodes { allowed.insert(.available) }
+            guard allowed.contains(node.provisionState) || node.maintenance else {
+                let valid = allowed.map(\.rawValue).sorted().joined(separator: ", ")
                 throw IronicError.invalidState(
-                    "Can not delete node \"\(node.uuid)\" while it is in provision state \"\(node.provisionState.rawValue)\". Valid provision states to start deletion are: enroll, manageable, adopt failed, or any state while in maintenance mode.")
+                    "Can not delete node \"\(node.uuid)\" while it is in provision state \"\(node.provisionState.rawValue)\". Valid provision states to perform deletion are: \"\(valid)\", or set the node into maintenance mode")
             }
             if node.consoleEnabled, let console = try tasks.driver(for: task).console {
                 try? await console.stopConsole(task)
             }
             try await store.deleteNode(uuid: node.uuid)
             logger.info("node deleted", metadata: ["node": "\(node.uuid)"])
+        } catch {
+            await tasks.release(task, save: false)
+            throw error
         }
     }
 

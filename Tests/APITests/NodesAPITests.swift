@@ -135,7 +135,7 @@ struct NodesAPITests {
         ("[{\"op\": \"remove\", \"path\": \"/extra/missing\"}]", 400),
         ("[{\"op\": \"replace\", \"path\": \"/driver_info\", \"value\": \"not-an-object\"}]", 400),
         ("[{\"op\": \"replace\", \"path\": \"/power_interface\", \"value\": \"ipmitool\"}]", 400),
-        ("[{\"op\": \"replace\", \"path\": \"/driver\", \"value\": \"no-such-driver\"}]", 404),
+        ("[{\"op\": \"replace\", \"path\": \"/driver\", \"value\": \"no-such-driver\"}]", 400),
         ("[{\"op\": \"replace\", \"path\": \"/name\", \"value\": \"bad name!\"}]", 400),
         ("[{\"op\": \"replace\", \"path\": \"/instance_uuid\", \"value\": \"nope\"}]", 400),
         ("[{\"op\": \"replace\", \"path\": \"/maintenance\", \"value\": \"perhaps\"}]", 400),
@@ -167,7 +167,7 @@ struct NodesAPITests {
         ("{\"driver\": \"fake-hardware\", \"extra\": []}", 400),
         ("{\"driver\": \"fake-hardware\", \"provision_state\": \"active\"}", 400),
         ("{\"driver\": \"fake-hardware\", \"deploy_interface\": \"direct\"}", 400),
-        ("{\"driver\": \"nope\"}", 404),
+        ("{\"driver\": \"nope\"}", 400),
         ("{\"driver\": \"fake-hardware\", \"chassis_uuid\": \"1be26c0b-03f2-4d2e-ae87-c02d7f33c123\"}", 400),
         ("{\"driver\": \"fake-hardware\", \"resource_class\": \"\(String(repeating: "x", count: 81))\"}", 400),
     ])

@@ -50,9 +50,10 @@ struct ProvisioningAPITests {
         #expect(one.status == 200)
         #expect(try one.json()["event"]?.stringValue?.contains("enroll") == true)
 
-        #expect(try await server.request("DELETE", "/v1/nodes/life").status == 409, "an available node cannot be deleted")
-        _ = try await server.provision("life", "manage")
-        #expect(try await server.request("DELETE", "/v1/nodes/life").status == 204)
+        _ = try await server.provision("life", "active")
+        #expect(try await server.request("DELETE", "/v1/nodes/life").status == 409, "an active node cannot be deleted")
+        _ = try await server.provision("life", "deleted")
+        #expect(try await server.request("DELETE", "/v1/nodes/life").status == 204, "available nodes may be deleted by default")
     }
 
     @Test func forbiddenTransitionsAre400AndChangeNothing() async throws {

@@ -74,6 +74,8 @@ public struct IronicConfig: Sendable, Hashable {
             try reader.int("conductor", "node_locked_retry_attempts", range: 1...100) ?? conductor.nodeLockedRetryAttempts
         conductor.nodeLockedRetryInterval =
             try reader.seconds("conductor", "node_locked_retry_interval") ?? conductor.nodeLockedRetryInterval
+        conductor.allowDeletingAvailableNodes =
+            try reader.bool("conductor", "allow_deleting_available_nodes") ?? conductor.allowDeletingAvailableNodes
         conductor.gracefulShutdownTimeout =
             try reader.seconds("DEFAULT", "graceful_shutdown_timeout") ?? conductor.gracefulShutdownTimeout
     }
@@ -119,6 +121,8 @@ public struct ConductorConfig: Sendable, Hashable {
     public var nodeLockedRetryAttempts = 3
     /// `node_locked_retry_interval` between those tries (default 1 s).
     public var nodeLockedRetryInterval: Duration = .seconds(1)
+    /// `allow_deleting_available_nodes`: nodes in `available` may be deleted (default true).
+    public var allowDeletingAvailableNodes = true
     /// `graceful_shutdown_timeout`: how long a stopping conductor waits for running work (default 60 s).
     public var gracefulShutdownTimeout: Duration = .seconds(60)
 }

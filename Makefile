@@ -1,0 +1,46 @@
+# swift-ironic: the two set-up commands are `make run` and `make test`.
+
+APT_PACKAGES := libsqlite3-dev libcurl4-openssl-dev python3-venv curl
+SWIFT ?= swift
+VENV ?= .venv
+CONFIG ?=
+
+.PHONY: run test build deps unit-test client-test bench clean
+
+## Install the Debian packages the build and tests need (only those missing).
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "Installing:$$missing"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO=sudo; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+## Release binaries under .build/release/.
+build: deps
+	$(SWIFT) build -c release
+
+## API + conductor on 127.0.0.1:6385 with embedded SQLite under ./var/.
+run: build
+	mkdir -p var
+	.build/release/ironic standalone $(if $(CONFIG),--config-file $(CONFIG),)
+
+## Every test: Swift unit and integration tests, then the real Python clients.
+test: deps unit-test client-test
+
+unit-test:
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+client-test:
+	$(SWIFT) build --product ironic
+	Tests/Client/setup-venv.sh
+	IRONIC_BIN=$(CURDIR)/.build/debug/ironic VENV=$(VENV) $(VENV)/bin/python -m pytest -q Tests/Client
+
+## Benchmarks against a release build (figures and ratios, not pass/fail).
+bench: build
+	$(SWIFT) build -c release --product ironic-bench
+	.build/release/ironic-bench --ironic .build/release/ironic
+
+clean:
+	rm -rf .build var
