@@ -98,6 +98,6 @@ let package = Package(
         .testTarget(name: "CoreTests", dependencies: ["Core"], swiftSettings: swiftSettings),
         .testTarget(name: "StoreTests", dependencies: ["Core", "Store", "SQLiteStore"], swiftSettings: swiftSettings),
         .testTarget(name: "DriverTests", dependencies: ["Core", "HardwareTypes", .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
-        .testTarget(name: "APITests", dependencies: ["IronicTesting", "API", "Core"], swiftSettings: swiftSettings),
+        .testTarget(name: "APITests", dependencies: ["IronicTesting", "API", "Core", "Store", "SQLiteStore"], swiftSettings: swiftSettings),
     ]
 )

@@ -48,7 +48,7 @@ extension IronicAPI {
     func listNodes(_ request: APIRequest, detail: Bool?) async throws -> Response {
         var wantDetail = detail ?? false
         if detail == nil, let flag = try request.boolQuery("detail") {
-            guard request.allows(43) else { throw IronicError.notAcceptable("Request not acceptable.") }
+            guard request.allows(43) else { throw IronicError.invalidParameterValue("Invalid query parameter ?detail=\(flag ? "True" : "False") received.") }
             wantDetail = flag
         }
         let renderer = try await renderer(request)

@@ -25,8 +25,8 @@ public final class TestServer: Sendable {
     }
 
     /// Starts a service; `configure` adjusts the test defaults (fake-hardware, fast heartbeats).
-    public static func start(configure: (inout IronicConfig) -> Void = { _ in }) async throws -> TestServer {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ironic-test-\(UUID().uuidString)")
+    public static func start(directory: URL? = nil, configure: (inout IronicConfig) -> Void = { _ in }) async throws -> TestServer {
+        let directory = directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("ironic-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         var config = IronicConfig()
         config.host = "test-conductor-\(UUID().uuidString.prefix(8).lowercased())"
@@ -44,11 +44,11 @@ public final class TestServer: Sendable {
         return TestServer(server: server, baseURL: "http://127.0.0.1:\(port)", directory: directory, runTask: runTask)
     }
 
-    /// Stops the service gracefully and removes its directory.
-    public func stop() async {
+    /// Stops the service gracefully and, unless `keepDirectory`, removes its directory.
+    public func stop(keepDirectory: Bool = false) async {
         await server.shutdown()
         _ = try? await runTask.value
-        try? FileManager.default.removeItem(at: directory)
+        if !keepDirectory { try? FileManager.default.removeItem(at: directory) }
     }
 
     /// Sends a request; `version` goes in `X-OpenStack-Ironic-API-Version` (nil: no header).

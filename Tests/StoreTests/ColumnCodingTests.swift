@@ -19,9 +19,9 @@ struct ColumnCodingTests {
     }
 
     @Test func parsesStandardJSON() throws {
-        let text = #" { "s" : "a\/b\u00e9\ud83d\ude80\b\f" , "n": [ 1 , -2.0e1 , 3E+2, 12345678901234567890 ] } "#
+        let text = #" { "s" : "a\/b\u00e9\ud83d\ude80\b\f" , "n": [ 1 , -2.0e1 , 3E+2, 12345678901234567168 ] } "#
         let value = try JSONText.parse(text)
-        #expect(value == ["s": "a/bé🚀\u{08}\u{0C}", "n": [1, .double(-20), .double(300), .double(12345678901234567890)]])
+        #expect(value == ["s": "a/bé🚀\u{08}\u{0C}", "n": [1, .double(-20), .double(300), .double(12345678901234567168)]])
     }
 
     @Test(arguments: ["", "{", "{\"a\"}", "[1,]", "\"abc", "tru", "{} x", "\"\\ud83d\"", "-", "{\"a\":1,}"])

@@ -96,6 +96,10 @@ struct SQLiteStoreConformanceTests {
         try await backend.run(StoreConformance.history)
     }
 
+    @Test(arguments: Backend.allCases) func sortKeys(_ backend: Backend) async throws {
+        try await backend.run(StoreConformance.sortKeys)
+    }
+
     @Test(arguments: Backend.allCases) func upgradeIsIdempotent(_ backend: Backend) async throws {
         try await backend.run(StoreConformance.upgradeIsIdempotent)
     }
@@ -126,6 +130,18 @@ struct SQLiteStoreTests {
         #expect(version == 1)
         #expect(try await store.upgrade() == version)
         #expect(try await store.schemaVersion() == version)
+    }
+
+    @Test func concurrentUpgradesOfOneFile() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory + "/ironic.sqlite"
+            let stores = try (0..<4).map { _ in try SQLiteStore(path: path) }
+            let versions = try await withThrowingTaskGroup(of: Int.self) { group in
+                for store in stores { group.addTask { try await store.upgrade() } }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(versions == [1, 1, 1, 1])
+        }
     }
 
     @Test func schemaPersistsInTheFile() async throws {

@@ -329,12 +329,50 @@ enum StoreConformance {
         #expect(try await store.nodes(query).map(\.name) == ["delta", "echo"])
     }
 
+    /// Every advertised sort key works, with and without a marker, in both directions.
+    static func sortKeys(_ store: any Store) async throws {
+        let chassis = try await store.createChassis(Chassis())
+        let node1 = try await store.createNode(fullNode(chassis: chassis.uuid))
+        let node2 = try await store.createNode(Self.node("plain"))
+        _ = try await store.createPortgroup(Portgroup(nodeUUID: node1.uuid))
+        _ = try await store.createPort(NodePort(address: "52:54:00:12:34:56", nodeUUID: node1.uuid))
+        _ = try await store.createPort(NodePort(address: "52:54:00:12:34:57", nodeUUID: node2.uuid))
+        _ = try await store.createPortgroup(Portgroup(nodeUUID: node2.uuid))
+        _ = try await store.createChassis(Chassis())
+        for direction in [SortDirection.ascending, .descending] {
+            for key in NodeQuery.sortKeys.sorted() {
+                let all = try await store.nodes(NodeQuery(page: PageQuery(sortKey: key, sortDirection: direction)))
+                #expect(all.count == 2, "\(key)")
+                let rest = try await store.nodes(
+                    NodeQuery(page: PageQuery(marker: all[0].uuid, sortKey: key, sortDirection: direction)))
+                #expect(rest.map(\.uuid) == [all[1].uuid], "\(key)")
+            }
+            for key in PortQuery.sortKeys.sorted() {
+                let all = try await store.ports(PortQuery(page: PageQuery(sortKey: key, sortDirection: direction)))
+                let rest = try await store.ports(
+                    PortQuery(page: PageQuery(marker: all[0].uuid, sortKey: key, sortDirection: direction)))
+                #expect(rest.map(\.uuid) == [all[1].uuid], "\(key)")
+            }
+            for key in PortgroupQuery.sortKeys.sorted() {
+                let all = try await store.portgroups(PortgroupQuery(page: PageQuery(sortKey: key, sortDirection: direction)))
+                let rest = try await store.portgroups(
+                    PortgroupQuery(page: PageQuery(marker: all[0].uuid, sortKey: key, sortDirection: direction)))
+                #expect(rest.map(\.uuid) == [all[1].uuid], "\(key)")
+            }
+            for key in ChassisSortKeys.all.sorted() {
+                let all = try await store.chassisList(PageQuery(sortKey: key, sortDirection: direction))
+                let rest = try await store.chassisList(PageQuery(marker: all[0].uuid, sortKey: key, sortDirection: direction))
+                #expect(rest.map(\.uuid) == [all[1].uuid], "\(key)")
+            }
+        }
+    }
+
     // MARK: Locks
 
     /// Of many concurrent `reserveNode` calls, exactly one wins; the others see `NodeLocked`
     /// naming the winner. Each call may go to a different store (connection or process).
     static func reservationRace(_ stores: [any Store], contenders: Int = 20) async throws {
-        let node = try await stores[0].createNode(Self.node("contended"))
+        let node = try await stores[0].createNode(Self.node("contended-\(UUID().uuidString)"))
         let results = await withTaskGroup(of: (String, Result<Node, IronicError>).self) { group in
             for i in 0..<contenders {
                 let store = stores[i % stores.count]

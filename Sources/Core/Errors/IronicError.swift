@@ -145,7 +145,7 @@ extension IronicError {
         .init(status: 404, code: "NodeHistoryNotFound", message: "Node history record \(id) could not be found.")
     }
 
-    /// 404, Ironic's `VifNotAttached`.
+    /// 400, Ironic's `VifNotAttached`.
     public static func vifNotAttached(vif: String, node: String) -> IronicError {
         .init(status: 400, code: "VifNotAttached", message: "Unable to detach VIF \(vif) from node \(node) because it is not attached to it.")
     }
@@ -202,9 +202,9 @@ extension IronicError {
         .init(status: 409, code: "\(kind)AlreadyExists", message: "A \(kind.lowercased()) with UUID \(uuid) already exists.")
     }
 
-    /// 409, Ironic's `PortgroupNotEmpty`.
+    /// 400, Ironic's `PortgroupNotEmpty`.
     public static func portgroupNotEmpty(_ portgroup: String) -> IronicError {
-        .init(status: 409, code: "PortgroupNotEmpty", message: "Cannot complete the requested action because portgroup \(portgroup) contains ports.")
+        .init(status: 400, code: "PortgroupNotEmpty", message: "Cannot complete the requested action because portgroup \(portgroup) contains ports.")
     }
 
     /// 409, a generic conflict.
