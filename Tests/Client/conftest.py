@@ -162,9 +162,11 @@ class IronicServer:
 def ironic_server(request, tmp_path_factory):
     server = IronicServer(tmp_path_factory.mktemp("ironic"))
     request.node.stash[_SERVER_KEY] = server
-    server.start()
-    yield server
-    server.stop()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
 
 
 _SERVER_KEY = pytest.StashKey[IronicServer]()
@@ -300,8 +302,6 @@ def sdk_conn(ironic_server):
           {CLOUD_NAME}:
             auth_type: none
             baremetal_endpoint_override: {ironic_server.endpoint}
-            baremetal_status_code_retries: 5
-            baremetal_status_code_retry_delay: 1
         """))
     config = openstack.config.OpenStackConfig(
         config_files=[str(clouds_yaml)], vendor_files=[], load_envvars=False,

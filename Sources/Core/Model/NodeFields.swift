@@ -1,35 +1,7 @@
 import Foundation
 
-/// One field of a node as the API names it: the microversion that introduced it, how to read
-/// it as JSON, and, for fields a client may write, how to set it from JSON.
-public struct NodeField: Sendable {
-    /// The wire name, e.g. `driver_info`.
-    public let name: String
-    /// First API minor version that shows it.
-    public let minimumAPIMinor: Int
-    /// Whether `POST /v1/nodes` accepts it.
-    public let creatable: Bool
-    /// Whether `PATCH /v1/nodes/{node}` may change it.
-    public let patchable: Bool
-    /// Reads the field.
-    public let get: @Sendable (Node) -> JSONValue
-    /// Writes the field from a client's JSON value; throws `IronicError` (400) on a bad type or value.
-    public let set: Setter?
-
-    /// Writes a field from JSON.
-    public typealias Setter = @Sendable (inout Node, JSONValue) throws(IronicError) -> Void
-
-    init(_ name: String, since minor: Int = 1, creatable: Bool = true, patchable: Bool = true,
-         get: @escaping @Sendable (Node) -> JSONValue,
-         set: Setter? = nil) {
-        self.name = name
-        self.minimumAPIMinor = minor
-        self.creatable = creatable && set != nil
-        self.patchable = patchable && set != nil
-        self.get = get
-        self.set = set
-    }
-}
+/// A field of a node.
+public typealias NodeField = ResourceField<Node>
 
 extension Node {
     /// Every field the API knows, in Ironic's order of appearance.
