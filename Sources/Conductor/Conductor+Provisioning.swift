@@ -1,5 +1,6 @@
 import Core
 import Foundation
+import Metrics
 import RPC
 
 extension Conductor {
@@ -33,6 +34,7 @@ extension Conductor {
 
     public func doProvisioningAction(_ request: ProvisioningActionRequest) async throws {
         let verb = request.verb
+        Counter(label: "ironic_conductor_provision_actions_total", dimensions: [("verb", verb.rawValue)]).increment()
         let task = try await tasks.acquire(request.nodeUUID, purpose: "provision action \(verb.rawValue)")
         let flow: ProvisioningFlow?
         do {
@@ -168,6 +170,11 @@ extension Conductor {
 
     /// The asynchronous remainder of an action, run by a worker with the node locked.
     private func run(_ flow: ProvisioningFlow, task: NodeTask, context: RequestContext) async {
+        let started = ContinuousClock.now
+        defer {
+            Timer(label: "ironic_conductor_provision_flow_duration", dimensions: [("flow", flow.name)])
+                .record(duration: ContinuousClock.now - started)
+        }
         do {
             let driver = try tasks.driver(for: task)
             switch flow {
@@ -315,6 +322,20 @@ extension Conductor {
 
 /// What a worker does after an action's first transition.
 enum ProvisioningFlow: Sendable {
+    /// A short name for metrics.
+    var name: String {
+        switch self {
+        case .verify: "verify"
+        case .clean: "clean"
+        case .deploy: "deploy"
+        case .tearDown: "tear_down"
+        case .inspect: "inspect"
+        case .adopt: "adopt"
+        case .rescue: "rescue"
+        case .unrescue: "unrescue"
+        }
+    }
+
     case verify
     case clean(steps: [JSONValue]?)
     case deploy

@@ -1,6 +1,7 @@
 import Core
 import Foundation
 import Logging
+import Metrics
 import RPC
 import Store
 
@@ -176,6 +177,7 @@ public final class Conductor: ConductorAPI {
     // MARK: Power
 
     public func changePowerState(_ request: ChangePowerStateRequest) async throws {
+        Counter(label: "ironic_conductor_power_actions_total", dimensions: [("target", request.target.rawValue)]).increment()
         let task = try await tasks.acquire(request.nodeUUID, purpose: "changing node power state")
         let power: any PowerInterface
         do {
