@@ -37,10 +37,15 @@ client-test:
 	Tests/Client/setup-venv.sh
 	IRONIC_BIN=$(CURDIR)/.build/debug/ironic VENV=$(VENV) $(VENV)/bin/python -m pytest -q Tests/Client
 
-## Benchmarks against a release build (figures and ratios, not pass/fail).
-bench: build
-	$(SWIFT) build -c release --product ironic-bench
-	.build/release/ironic-bench --ironic .build/release/ironic
+## Benchmarks against a release build, side by side with upstream Ironic from PyPI
+## (figures and ratios, not pass/fail); see Benchmarks/README.md.
+## Only swift-ironic: make bench BENCH_ARGS=
+BENCH_ARGS ?= --reference-ironic
+
+bench: deps
+	-@dpkg -s wrk >/dev/null 2>&1 || $(MAKE) --no-print-directory deps APT_PACKAGES=wrk
+	$(SWIFT) build -c release --product ironic
+	python3 Benchmarks/bench.py --ironic .build/release/ironic $(BENCH_ARGS)
 
 clean:
 	rm -rf .build var

@@ -10,7 +10,7 @@ threads for concurrency), so it needs nothing installed. Against one server it:
      --get-seconds (Python threads, and wrk when installed)  -> req/s, p99
   4. takes --deploy of those nodes manage -> provide -> deploy
      in parallel until they are all active                   -> wall time
-  5. reads VmRSS / VmHWM from /proc/PID/status               -> memory
+  5. reads VmRSS / VmHWM from /proc/PID/status (and Pss)     -> memory
 
 Servers:
   --ironic PATH         start PATH (`ironic standalone`) on a free loopback port
@@ -29,12 +29,14 @@ See Benchmarks/README.md for how to read the figures.
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import http.client
 import json
 import math
 import os
 import platform
 import re
+import select
 import shutil
 import signal
 import socket
@@ -75,17 +77,30 @@ def percentile(sorted_values: list[float], pct: float) -> float:
 # HTTP
 # --------------------------------------------------------------------------
 
+# A connection that breaks (reset, closed) before the response was read.
+CONNECTION_ERRORS = (ConnectionError, http.client.HTTPException)
+
+
 class Client:
     """One keep-alive HTTP/1.1 connection to 127.0.0.1:port (not thread-safe:
     one per thread)."""
+
+    GET_ATTEMPTS = 4
 
     def __init__(self, port: int, timeout: float = 60.0):
         self.port = port
         self.timeout = timeout
         self.conn: http.client.HTTPConnection | None = None
         self.used = False  # has the current connection carried a request yet?
+        self.retries = 0  # requests sent again after a broken connection
 
     def _connect(self) -> http.client.HTTPConnection:
+        # An idle keep-alive connection that has become readable was closed by
+        # the server (or holds junk): drop it before sending, as urllib3 does.
+        if self.conn is not None and self.conn.sock is not None:
+            readable, _, _ = select.select([self.conn.sock], [], [], 0)
+            if readable:
+                self.close()
         if self.conn is None:
             self.conn = http.client.HTTPConnection(LOOPBACK, self.port, timeout=self.timeout)
             self.used = False
@@ -99,16 +114,23 @@ class Client:
     def request(self, method: str, path: str, body: Any = None) -> tuple[int, bytes]:
         """Sends one request and reads the whole response.
 
-        A connection the server closed while idle (keep-alive timeout) shows up
-        as an error on the next request; that request is retried once on a new
-        connection. Errors on a fresh connection are raised.
+        When the connection breaks before the response is read, the request
+        is sent again on a new connection (counted in `retries`):
+        - a GET, up to GET_ATTEMPTS times in all, since it changes nothing
+          (servers with a small listen backlog reset some of a burst of new
+          connections);
+        - any other method only once, and only when the connection had
+          already carried a request: then the server had closed it while it
+          was idle, and it cannot have processed this request. Otherwise the
+          error is raised, and the caller decides (see phase_deploy).
         """
         headers = dict(HEADERS)
         payload = None
         if body is not None:
             payload = json.dumps(body).encode()
             headers["Content-Type"] = "application/json"
-        for attempt in (1, 2):
+        attempts = self.GET_ATTEMPTS if method == "GET" else 2
+        for attempt in range(1, attempts + 1):
             conn = self._connect()
             reused = self.used
             try:
@@ -119,11 +141,12 @@ class Client:
                 if resp.will_close:
                     self.close()
                 return resp.status, data
-            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError,
-                    http.client.CannotSendRequest, http.client.BadStatusLine):
+            except CONNECTION_ERRORS:
                 self.close()
-                if attempt == 2 or not reused:
+                if attempt == attempts or not (method == "GET" or reused):
                     raise
+                self.retries += 1
+                time.sleep(0.01 * attempt)
         raise AssertionError("unreachable")
 
     def json(self, method: str, path: str, body: Any = None, expect: tuple[int, ...] = (200,)) -> Any:
@@ -200,7 +223,7 @@ def memory_report(pid: int) -> dict[str, Any] | None:
     master process and a forked worker). Totals are sums over the tree. Pages
     a fork shares are counted in every VmRSS, and the VmHWM peaks need not
     coincide, so for a tree those sums overstate; the Pss sum (each shared page
-    split between its sharers) is the fair total. For one process Pss ~ VmRSS."""
+    split between the processes mapping it) is the fairer total for a tree."""
     pids = [pid] + descendants(pid)
     processes = []
     for p in pids:
@@ -281,7 +304,7 @@ class ManagedServer:
                 conn.close()
                 if status == 200:
                     return True
-            except OSError:
+            except (OSError, http.client.HTTPException):
                 pass
             time.sleep(0.2)
         self.stop()
@@ -356,8 +379,11 @@ class ReferenceIronic(ManagedServer):
 # The measurements
 # --------------------------------------------------------------------------
 
-def phase_create(port: int, count: int, run_id: str, timeout: float) -> dict[str, Any]:
-    """Sequential POST /v1/nodes on one keep-alive connection."""
+def phase_create(port: int, count: int, run_id: str, tagged: int, resource_class: str,
+                 timeout: float) -> dict[str, Any]:
+    """Sequential POST /v1/nodes on one keep-alive connection. The first
+    `tagged` nodes (those phase 4 deploys) also get `resource_class`, so that
+    phase can watch exactly them with one filtered listing."""
     client = Client(port)
     client.request("GET", "/v1")  # open the connection outside the timed loop
     uuids: list[str] = []
@@ -367,8 +393,10 @@ def phase_create(port: int, count: int, run_id: str, timeout: float) -> dict[str
     deadline = start + timeout
     for i in range(count):
         t0 = time.perf_counter()
-        node = client.json("POST", "/v1/nodes",
-                           {"driver": "fake-hardware", "name": f"bench-{run_id}-{i:05d}"}, expect=(201,))
+        body = {"driver": "fake-hardware", "name": f"bench-{run_id}-{i:05d}"}
+        if i < tagged:
+            body["resource_class"] = resource_class
+        node = client.json("POST", "/v1/nodes", body, expect=(201,))
         latencies.append(time.perf_counter() - t0)
         uuids.append(node["uuid"])
         done = i + 1
@@ -390,14 +418,14 @@ def phase_create(port: int, count: int, run_id: str, timeout: float) -> dict[str
     }
 
 
-def list_all(client: Client, max_pages: int, deadline: float) -> tuple[int, int, int]:
-    """One full GET /v1/nodes?detail=True, following `next` links.
+def list_nodes(client: Client, path: str, max_pages: int, deadline: float) -> tuple[list[dict], int, int]:
+    """One full listing starting at `path`, following `next` links.
 
-    Returns (nodes, pages, bytes). The caller times the whole call, so the
-    figure includes decoding each page's JSON (needed to find `next`); with
-    max_limit >= nodes that is one request and one decode."""
-    path = "/v1/nodes?detail=True"
-    nodes = pages = size = 0
+    Returns (nodes, pages, bytes). Ironic adds `next` whenever a page is full,
+    so exactly max_limit nodes take two requests (the second page is empty).
+    Callers that time this include the JSON decoding of every page."""
+    nodes: list[dict] = []
+    pages = size = 0
     while path:
         if pages >= max_pages or time.perf_counter() > deadline:
             raise BenchError(f"listing did not finish within {max_pages} pages / the phase timeout")
@@ -405,7 +433,7 @@ def list_all(client: Client, max_pages: int, deadline: float) -> tuple[int, int,
         if status != 200:
             raise BenchError(f"GET {path} -> HTTP {status}: {data[:300]!r}")
         page = json.loads(data)
-        nodes += len(page["nodes"])
+        nodes.extend(page["nodes"])
         pages += 1
         size += len(data)
         path = path_of(page["next"]) if page.get("next") else ""
@@ -417,19 +445,21 @@ def phase_list(port: int, expected: int, runs: int, timeout: float) -> dict[str,
     client = Client(port)
     deadline = time.perf_counter() + timeout
     max_pages = expected + 10  # even at limit=1 this would be enough
-    nodes, pages, size = list_all(client, max_pages, deadline)  # warm-up
-    if nodes < expected:
-        raise BenchError(f"GET /v1/nodes?detail=True returned {nodes} nodes, expected at least {expected}")
+    path = "/v1/nodes?detail=True"
+    nodes, pages, size = list_nodes(client, path, max_pages, deadline)  # warm-up
+    if len(nodes) < expected:
+        raise BenchError(f"GET {path} returned {len(nodes)} nodes, expected at least {expected}")
     times: list[float] = []
     for run in range(runs):
         t0 = time.perf_counter()
-        nodes, pages, size = list_all(client, max_pages, deadline)
+        nodes, pages, size = list_nodes(client, path, max_pages, deadline)
         times.append(time.perf_counter() - t0)
-        log(f"    run {run + 1}/{runs}: {times[-1] * 1e3:.1f} ms ({nodes} nodes, {pages} page(s), {size / 1e6:.2f} MB)")
+        log(f"    run {run + 1}/{runs}: {times[-1] * 1e3:.1f} ms "
+            f"({len(nodes)} nodes, {pages} page(s), {size / 1e6:.2f} MB)")
     client.close()
     return {
         "runs": runs,
-        "nodes": nodes,
+        "nodes": len(nodes),
         "pages": pages,
         "bytes": size,
         "median_ms": statistics.median(times) * 1e3,
@@ -447,6 +477,8 @@ def phase_get_python(port: int, path: str, concurrency: int, seconds: float, max
     failures: list[str] = []
     barrier = threading.Barrier(concurrency + 1)
     window: dict[str, float] = {}
+
+    retries = [0] * concurrency
 
     def worker(index: int) -> None:
         client = Client(port, timeout=30)
@@ -470,6 +502,7 @@ def phase_get_python(port: int, path: str, concurrency: int, seconds: float, max
         except Exception as e:  # noqa: BLE001 - reported below
             failures.append(repr(e))
         finally:
+            retries[index] = client.retries
             client.close()
 
     threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(concurrency)]
@@ -492,6 +525,7 @@ def phase_get_python(port: int, path: str, concurrency: int, seconds: float, max
         "seconds": elapsed,
         "requests": total,
         "errors": sum(errors),
+        "connection_retries": sum(retries),
         "req_per_s": total / elapsed,
         "p50_ms": percentile(merged, 50) * 1e3,
         "p99_ms": percentile(merged, 99) * 1e3,
@@ -548,100 +582,151 @@ def phase_get_wrk(port: int, path: str, concurrency: int, seconds: float) -> dic
 DEPLOY_STEPS = (("manage", "manageable"), ("provide", "available"), ("active", "active"))
 
 
-def phase_deploy(port: int, uuids: list[str], timeout: float, poll_max: float) -> dict[str, Any]:
-    """Every node runs manage -> provide -> active in its own thread (own
-    connection), all released at once. After each 202 the thread polls
-    GET /v1/nodes/{uuid} until target_provision_state is null, backing off
-    from 10 ms to poll_max, so the wall time is accurate to about poll_max
-    per step."""
+def phase_deploy(port: int, uuids: list[str], resource_class: str, workers: int, timeout: float,
+                 poll_max: float) -> dict[str, Any]:
+    """Takes every node in `uuids` through manage -> provide -> active, all at
+    the same time, the way one client with a connection pool would:
+
+    - a pool of `workers` threads, each with its own keep-alive connection,
+      sends the `PUT /v1/nodes/{uuid}/states/provision` requests (409 and 503
+      are retried, boundedly);
+    - one poller lists the nodes with a single filtered request
+      (`?resource_class=...&fields=...`, only these nodes) and, for each node
+      whose step has finished (target_provision_state null), checks the state
+      it reached and hands its next step to the pool.
+
+    One listing per poll keeps the watching cheap whatever the node count, so
+    the client's polling does not compete with the conductor for the server
+    (100 nodes polled one by one would be the heaviest load in the run for a
+    slow server). The pause between polls starts at 10 ms, doubles while
+    nothing changes up to `poll_max`, and drops back to 10 ms after a change.
+    """
     count = len(uuids)
-    barrier = threading.Barrier(count + 1)
-    per_node: list[dict[str, Any] | None] = [None] * count
+    pending = set(uuids)
+    step = dict.fromkeys(uuids, 0)  # index in DEPLOY_STEPS of the node's current step
+    step_sent: dict[str, float] = {}  # when the current step was handed to the pool
+    accepted: dict[str, float | None] = {}  # when its PUT got 202 (None: not yet)
+    step_seconds: dict[str, dict[str, float]] = {u: {} for u in uuids}
+    finished: dict[str, float] = {}
     failures: list[str] = []
-    progress = {"active": 0}
     lock = threading.Lock()
-    fields = "fields=provision_state,target_provision_state,last_error"
-    deadline_box: dict[str, float] = {}
+    local = threading.local()
+    clients: list[Client] = []
 
-    def run_node(index: int, uuid: str) -> None:
-        client = Client(port, timeout=60)
-        step_seconds: dict[str, float] = {}
-        try:
-            barrier.wait(timeout=60)
-            deadline = deadline_box["deadline"]
-            t_node = time.perf_counter()
-            for target, final in DEPLOY_STEPS:
-                t_step = time.perf_counter()
-                # 409 (node locked, e.g. the previous step's lock not yet
-                # released) and 503 (conductor busy) are retried, boundedly.
-                for attempt in range(100):
-                    status, data = client.request("PUT", f"/v1/nodes/{uuid}/states/provision", {"target": target})
-                    if status == 202:
-                        break
-                    if status in (409, 503) and time.perf_counter() < deadline:
-                        time.sleep(0.05)
-                        continue
-                    raise BenchError(f"{uuid}: PUT target={target} -> HTTP {status}: {data[:200]!r}")
-                else:
-                    raise BenchError(f"{uuid}: PUT target={target} still refused after 100 tries")
-                delay = 0.01
-                while True:
-                    time.sleep(delay)
-                    node = client.json("GET", f"/v1/nodes/{uuid}?{fields}")
-                    if node["target_provision_state"] is None:
-                        break
-                    if time.perf_counter() > deadline:
-                        raise BenchError(f"{uuid}: still {node['provision_state']} -> "
-                                         f"{node['target_provision_state']} at the {timeout:.0f}s deadline")
-                    delay = min(poll_max, delay * 2)
-                if node["provision_state"] != final:
-                    raise BenchError(f"{uuid}: {target} ended in {node['provision_state']!r}, not {final!r} "
-                                     f"(last_error: {node.get('last_error')})")
-                step_seconds[target] = time.perf_counter() - t_step
-            per_node[index] = {"total": time.perf_counter() - t_node, **step_seconds}
+    def put(uuid: str, target: str, final: str, deadline: float) -> None:
+        if not hasattr(local, "client"):
+            local.client = Client(port, timeout=60)
             with lock:
-                progress["active"] += 1
-        except Exception as e:  # noqa: BLE001 - collected and reported
-            with lock:
-                failures.append(str(e) if isinstance(e, BenchError) else f"{uuid}: {e!r}")
-        finally:
-            client.close()
+                clients.append(local.client)
+        client = local.client
+        for _ in range(100):
+            try:
+                status, data = client.request("PUT", f"/v1/nodes/{uuid}/states/provision", {"target": target})
+            except CONNECTION_ERRORS:
+                # The connection broke before the answer: the node tells
+                # whether the request got through. It did if the step is
+                # under way (a target is set) or over (the node is in the
+                # step's final state, which is never the state it starts
+                # from); otherwise send it again.
+                client.retries += 1
+                node = client.json("GET", f"/v1/nodes/{uuid}?fields=provision_state,target_provision_state")
+                if node["target_provision_state"] is None and node["provision_state"] != final:
+                    continue
+                status, data = 202, b""
+            if status == 202:
+                with lock:
+                    accepted[uuid] = time.perf_counter()
+                return
+            if status in (409, 503) and time.perf_counter() < deadline:
+                time.sleep(0.05)
+                continue
+            raise BenchError(f"{uuid}: PUT target={target} -> HTTP {status}: {data[:200]!r}")
+        raise BenchError(f"{uuid}: PUT target={target} still refused after 100 tries")
 
-    threads = [threading.Thread(target=run_node, args=(i, u), daemon=True) for i, u in enumerate(uuids)]
-    for t in threads:
-        t.start()
+    executor = concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="deploy")
+    futures: set[concurrent.futures.Future] = set()
+
+    def dispatch(uuid: str, deadline: float) -> None:
+        with lock:
+            accepted[uuid] = None
+        step_sent[uuid] = time.perf_counter()
+        futures.add(executor.submit(put, uuid, *DEPLOY_STEPS[step[uuid]], deadline))
+
+    poller = Client(port, timeout=60)
+    path = (f"/v1/nodes?resource_class={urllib.parse.quote(resource_class)}"
+            "&fields=uuid,provision_state,target_provision_state,last_error")
+    polls = 0
     start = time.perf_counter()
-    deadline_box["deadline"] = start + timeout
-    barrier.wait(timeout=60)
-    # Progress every 5 s while the node threads work; each of them stops at
-    # the deadline on its own, the extra minute only guards against a hang.
+    deadline = start + timeout
     next_report = start + 5.0
-    while True:
-        alive = [t for t in threads if t.is_alive()]
-        if not alive:
-            break
-        alive[0].join(timeout=0.05)
-        now = time.perf_counter()
-        if now >= next_report:
-            log(f"    {now - start:5.1f}s: {progress['active']}/{count} active")
-            next_report += 5.0
-        if now > start + timeout + 60:
-            raise BenchError("deploy threads did not stop after the deadline")
-    wall = time.perf_counter() - start
-    if failures:
-        raise BenchError(f"{len(failures)}/{count} nodes failed to deploy; first: {failures[0]}")
-    log(f"    {wall:5.1f}s: {count}/{count} active")
-    done = [n for n in per_node if n is not None]
-
-    def med(key: str) -> float:
-        return statistics.median(n[key] for n in done)
-
+    try:
+        for uuid in uuids:
+            dispatch(uuid, deadline)
+        delay = 0.01
+        while pending:
+            for f in [f for f in futures if f.done()]:
+                futures.discard(f)
+                if f.exception() is not None:
+                    e = f.exception()
+                    failures.append(str(e) if isinstance(e, BenchError) else repr(e))
+            if failures:
+                raise BenchError(f"{len(failures)} node(s) failed to deploy; first: {failures[0]}")
+            now = time.perf_counter()
+            if now > deadline:
+                raise BenchError(f"{len(pending)}/{count} nodes not active after {timeout:.0f}s")
+            if now >= next_report:
+                log(f"    {now - start:5.1f}s: {len(finished)}/{count} active")
+                next_report += 5.0
+            time.sleep(delay)
+            poll_started = time.perf_counter()
+            nodes, _, _ = list_nodes(poller, path, max_pages=count + 10, deadline=deadline)
+            seen = time.perf_counter()
+            polls += 1
+            changed = False
+            for node in nodes:
+                uuid = node["uuid"]
+                with lock:
+                    acked = accepted.get(uuid)
+                # Only a listing that began after the PUT was accepted says
+                # anything about this step.
+                if uuid not in pending or acked is None or acked >= poll_started:
+                    continue
+                if node["target_provision_state"] is not None:
+                    continue
+                target, final = DEPLOY_STEPS[step[uuid]]
+                if node["provision_state"] != final:
+                    failures.append(f"{uuid}: {target} ended in {node['provision_state']!r}, not {final!r} "
+                                    f"(last_error: {node.get('last_error')})")
+                    continue
+                changed = True
+                step_seconds[uuid][target] = seen - step_sent[uuid]
+                if step[uuid] + 1 == len(DEPLOY_STEPS):
+                    pending.discard(uuid)
+                    finished[uuid] = seen
+                else:
+                    step[uuid] += 1
+                    dispatch(uuid, deadline)
+            delay = 0.01 if changed else min(poll_max, delay * 2)
+        if failures:
+            raise BenchError(f"{len(failures)} node(s) failed to deploy; first: {failures[0]}")
+    finally:
+        executor.shutdown(wait=False, cancel_futures=True)
+        poller.close()
+    executor.shutdown(wait=True)
+    retries = poller.retries + sum(c.retries for c in clients)
+    for client in clients:
+        client.close()
+    wall = max(finished.values()) - start
+    log(f"    {wall:5.1f}s: {count}/{count} active ({polls} polls, {retries} connection retries)")
+    per_node = [finished[u] - start for u in uuids]
     return {
         "nodes": count,
         "wall_s": wall,
-        "per_node_median_s": med("total"),
-        "per_node_max_s": max(n["total"] for n in done),
-        "step_median_s": {target: med(target) for target, _ in DEPLOY_STEPS},
+        "per_node_median_s": statistics.median(per_node),
+        "step_median_s": {t: statistics.median(step_seconds[u][t] for u in uuids) for t, _ in DEPLOY_STEPS},
+        "polls": polls,
+        "connection_retries": retries,
+        "put_workers": workers,
         "poll_max_s": poll_max,
     }
 
@@ -650,11 +735,13 @@ def run_suite(label: str, port: int, pid: int | None, args: argparse.Namespace) 
     """All phases against one server on 127.0.0.1:port."""
     result: dict[str, Any] = {"label": label, "endpoint": f"http://{LOOPBACK}:{port}", "pid": pid}
     run_id = f"{int(time.time())}-{os.getpid()}"
+    deploy = min(args.deploy, args.nodes)
+    resource_class = f"bench-deploy-{run_id}"  # marks the nodes phase 4 deploys
     if pid is not None:
         result["memory_idle"] = memory_report(pid)
 
     log(f"[{label}] phase 1/5: create {args.nodes} nodes sequentially")
-    created = phase_create(port, args.nodes, run_id, args.phase_timeout)
+    created = phase_create(port, args.nodes, run_id, deploy, resource_class, args.phase_timeout)
     uuids = created.pop("uuids")
     result["create"] = created
 
@@ -667,7 +754,8 @@ def run_suite(label: str, port: int, pid: int | None, args: argparse.Namespace) 
     log(f"[{label}] phase 3/5: GET {node_path}, {args.concurrency} clients, {args.get_seconds:g}s")
     log("    python threads ...")
     py = phase_get_python(port, node_path, args.concurrency, args.get_seconds, args.get_max_requests)
-    log(f"    python: {py['req_per_s']:.0f} req/s, p99 {py['p99_ms']:.2f} ms, {py['errors']} errors")
+    log(f"    python: {py['req_per_s']:.0f} req/s, p99 {py['p99_ms']:.2f} ms, {py['errors']} errors, "
+        f"{py['connection_retries']} connection retries")
     result["get_python"] = py
     if py["errors"]:
         raise BenchError(f"GET {node_path}: {py['errors']} of {py['requests']} responses were not 200")
@@ -681,9 +769,10 @@ def run_suite(label: str, port: int, pid: int | None, args: argparse.Namespace) 
         if wrk and (wrk["non_2xx"] or wrk["socket_errors"]):
             raise BenchError(f"wrk: {wrk['non_2xx']} non-2xx responses, {wrk['socket_errors']} socket errors")
 
-    deploy = min(args.deploy, len(uuids))
-    log(f"[{label}] phase 4/5: {deploy} nodes manage -> provide -> deploy in parallel")
-    result["deploy"] = phase_deploy(port, uuids[:deploy], args.phase_timeout, args.poll_max)
+    log(f"[{label}] phase 4/5: {deploy} nodes manage -> provide -> deploy in parallel "
+        f"({args.concurrency} PUT workers, one poller)")
+    result["deploy"] = phase_deploy(port, uuids[:deploy], resource_class, args.concurrency,
+                                    args.phase_timeout, args.poll_max)
 
     log(f"[{label}] phase 5/5: memory")
     if pid is not None:
@@ -784,9 +873,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--deploy", type=int, default=100, help="nodes to take to active in parallel")
     p.add_argument("--get-seconds", type=float, default=10.0, help="duration of each single-node GET run")
     p.add_argument("--get-max-requests", type=int, default=2_000_000, help="cap on requests per Python GET run")
-    p.add_argument("--concurrency", type=int, default=16, help="clients for the single-node GET runs")
+    p.add_argument("--concurrency", type=int, default=16, help="clients for the single-node GET runs; also the PUT workers of the deploy phase")
     p.add_argument("--list-runs", type=int, default=5, help="timed full listings (median reported)")
-    p.add_argument("--poll-max", type=float, default=0.2, help="longest pause between state polls during deploy (s)")
+    p.add_argument("--poll-max", type=float, default=0.1, help="longest pause between state polls during deploy (s)")
     p.add_argument("--phase-timeout", type=float, default=600.0, help="limit for each create/list/deploy phase (s)")
     p.add_argument("--start-timeout", type=float, default=120.0, help="limit for a server to answer GET / (s)")
     p.add_argument("--no-wrk", action="store_true", help="skip wrk even if installed")
