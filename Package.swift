@@ -38,6 +38,32 @@ let package = Package(
         ),
         // The conductor's request/reply vocabulary, shared by the API and the conductor.
         .target(name: "RPC", dependencies: ["Core"], swiftSettings: swiftSettings),
+        // libfreeipmi and libipmiconsole (module map + shim header).
+        .systemLibrary(
+            name: "CFreeIPMI",
+            path: "Sources/CFreeIPMI",
+            pkgConfig: "libfreeipmi",
+            providers: [.apt(["libfreeipmi-dev", "libipmiconsole-dev"])]
+        ),
+        // A safe Swift client for BMCs over FreeIPMI; blocking calls on its own thread pool.
+        .target(
+            name: "IPMI",
+            dependencies: ["CFreeIPMI", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        // Simulated servers on loopback: OpenIPMI ipmi_sim BMCs with chassis control and a serial port.
+        .target(
+            name: "Lab",
+            dependencies: [.product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        // The ipmi hardware type: power and management through the IPMI module.
+        .target(
+            name: "IPMIHardware",
+            dependencies: ["Core", "GenericInterfaces", "IPMI"],
+            path: "Drivers/IPMI",
+            swiftSettings: swiftSettings
+        ),
         // Interfaces that every hardware type may use (noop network, no-* placeholders).
         .target(name: "GenericInterfaces", dependencies: ["Core"], path: "Drivers/Generic", swiftSettings: swiftSettings),
         // The fake-hardware hardware type.
@@ -50,7 +76,7 @@ let package = Package(
         // Every hardware type this build ships, by name.
         .target(
             name: "HardwareTypes",
-            dependencies: ["Core", "GenericInterfaces", "FakeHardware"],
+            dependencies: ["Core", "GenericInterfaces", "FakeHardware", "IPMIHardware"],
             path: "Drivers/Registry",
             swiftSettings: swiftSettings
         ),
@@ -77,7 +103,7 @@ let package = Package(
         .target(
             name: "Server",
             dependencies: [
-                "Core", "Store", "SQLiteStore", "RPC", "Conductor", "API", "HardwareTypes",
+                "Core", "Store", "SQLiteStore", "RPC", "Conductor", "API", "HardwareTypes", "Lab",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -92,12 +118,19 @@ let package = Package(
         // Test support: a real server on a random loopback port and an HTTP client for it.
         .target(
             name: "IronicTesting",
-            dependencies: ["Server", .product(name: "Hummingbird", package: "hummingbird")],
+            dependencies: ["Server", "Lab", .product(name: "Hummingbird", package: "hummingbird")],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "CoreTests", dependencies: ["Core"], swiftSettings: swiftSettings),
         .testTarget(name: "StoreTests", dependencies: ["Core", "Store", "SQLiteStore"], swiftSettings: swiftSettings),
         .testTarget(name: "DriverTests", dependencies: ["Core", "HardwareTypes", .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
+        .testTarget(name: "IPMITests", dependencies: ["IPMI", "Lab"], swiftSettings: swiftSettings),
+        .testTarget(name: "LabTests", dependencies: ["Lab"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "IPMIHardwareTests",
+            dependencies: ["IPMIHardware", "IPMI", "Lab", "Core", "HardwareTypes", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "APITests", dependencies: ["IronicTesting", "API", "Core", "Store", "SQLiteStore"], swiftSettings: swiftSettings),
     ]
 )

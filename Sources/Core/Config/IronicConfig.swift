@@ -15,6 +15,8 @@ public struct IronicConfig: Sendable, Hashable {
     public var database: DatabaseConfig
     /// `[conductor]`.
     public var conductor: ConductorConfig
+    /// `[ipmi]`.
+    public var ipmi: IPMIConfig
 
     /// Defaults: fake-hardware only, API on 127.0.0.1:6385, SQLite under `./var/`.
     public init() {
@@ -23,6 +25,7 @@ public struct IronicConfig: Sendable, Hashable {
         api = APIConfig()
         database = DatabaseConfig()
         conductor = ConductorConfig()
+        ipmi = IPMIConfig()
     }
 
     /// Reads the files in order (later files win), then applies them over the defaults.
@@ -74,6 +77,10 @@ public struct IronicConfig: Sendable, Hashable {
             try reader.int("conductor", "node_locked_retry_attempts", range: 1...100) ?? conductor.nodeLockedRetryAttempts
         conductor.nodeLockedRetryInterval =
             try reader.seconds("conductor", "node_locked_retry_interval") ?? conductor.nodeLockedRetryInterval
+        ipmi.minCommandInterval = try reader.seconds("ipmi", "min_command_interval") ?? ipmi.minCommandInterval
+        ipmi.commandRetryTimeout = try reader.seconds("ipmi", "command_retry_timeout") ?? ipmi.commandRetryTimeout
+        ipmi.workerThreads = try reader.int("ipmi", "worker_threads", range: 1...1024) ?? ipmi.workerThreads
+        ipmi.sessionTimeout = try reader.seconds("ipmi", "session_timeout") ?? ipmi.sessionTimeout
         conductor.allowDeletingAvailableNodes =
             try reader.bool("conductor", "allow_deleting_available_nodes") ?? conductor.allowDeletingAvailableNodes
         conductor.gracefulShutdownTimeout =
@@ -125,6 +132,20 @@ public struct ConductorConfig: Sendable, Hashable {
     public var allowDeletingAvailableNodes = true
     /// `graceful_shutdown_timeout`: how long a stopping conductor waits for running work (default 60 s).
     public var gracefulShutdownTimeout: Duration = .seconds(60)
+}
+
+/// `[ipmi]` options.
+public struct IPMIConfig: Sendable, Hashable {
+    /// `min_command_interval`: least time between two commands to the same BMC (default 1 s;
+    /// Ironic's is 5 s because every command there is a new ipmitool process).
+    public var minCommandInterval: Duration = .seconds(1)
+    /// `command_retry_timeout`: how long one operation retries a BMC that is busy or times out
+    /// (default 60 s, as in Ironic).
+    public var commandRetryTimeout: Duration = .seconds(60)
+    /// `worker_threads`: threads that run blocking FreeIPMI calls (default 16).
+    public var workerThreads = 16
+    /// `session_timeout`: how long one IPMI session may wait for a BMC (default 5 s).
+    public var sessionTimeout: Duration = .seconds(5)
 }
 
 /// Typed access to INI values with clear errors.

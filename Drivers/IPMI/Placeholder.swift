@@ -1,0 +1,2 @@
+import IPMI
+enum IPMIHardwarePlaceholder {}
