@@ -18,6 +18,7 @@ public final class Conductor: ConductorAPI {
     let workers: WorkerPool
     let machine = ProvisionStateMachine.ironic
     let logger: Logger
+    let syncFailures = SyncFailureCounts()
 
     /// Creates a conductor over `store` serving the hardware types in `registry`.
     public init(hostname: String, store: any Store, registry: DriverRegistry, config: ConductorConfig, logger: Logger) {
@@ -163,12 +164,21 @@ public final class Conductor: ConductorAPI {
         }
     }
 
+    /// Sets or clears maintenance for an operator. An operator's request takes the maintenance
+    /// over: `fault` is cleared, so the conductor's recovery will never end it.
     public func setMaintenance(_ request: SetMaintenanceRequest) async throws -> Node {
         try await withExclusiveLock(request.nodeUUID, purpose: "maintenance change") { task in
+            let previousFault = task.node.fault
             task.updateNode { node in
                 node.maintenance = request.maintenance
                 node.maintenanceReason = request.maintenance ? request.reason : nil
-                if !request.maintenance { node.fault = nil }
+                node.fault = nil
+            }
+            if request.maintenance, let previousFault {
+                await recordHistory(
+                    task.node, .info, .monitoring,
+                    "Maintenance taken over by an operator (reason: \(request.reason ?? "none")); fault \"\(previousFault)\" cleared, so the conductor will not end it.",
+                    context: request.context)
             }
             return try await tasks.save(task)
         }

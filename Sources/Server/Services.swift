@@ -69,6 +69,7 @@ public final class StandaloneServer: Sendable {
             configuration: .init(
                 services: [
                     .init(service: HeartbeatOnly(service: conductorService)),
+                    .init(service: PeriodicTasksService(conductor: conductor)),
                     .init(service: application),
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint],

@@ -32,7 +32,10 @@ public struct ConductorCommand: AsyncParsableCommand {
         let conductor = Conductor(hostname: config.host, store: store, registry: registry, config: config.conductor, logger: logger)
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: ConductorService(conductor: conductor, config: config.conductor))],
+                services: [
+                    .init(service: ConductorService(conductor: conductor, config: config.conductor)),
+                    .init(service: PeriodicTasksService(conductor: conductor)),
+                ],
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }

@@ -81,6 +81,18 @@ public struct IronicConfig: Sendable, Hashable {
         ipmi.commandRetryTimeout = try reader.seconds("ipmi", "command_retry_timeout") ?? ipmi.commandRetryTimeout
         ipmi.workerThreads = try reader.int("ipmi", "worker_threads", range: 1...1024) ?? ipmi.workerThreads
         ipmi.sessionTimeout = try reader.seconds("ipmi", "session_timeout") ?? ipmi.sessionTimeout
+        conductor.syncPowerStateInterval =
+            try reader.seconds("conductor", "sync_power_state_interval") ?? conductor.syncPowerStateInterval
+        conductor.syncPowerStateWorkers =
+            try reader.int("conductor", "sync_power_state_workers", range: 1...1024) ?? conductor.syncPowerStateWorkers
+        conductor.powerStateSyncMaxRetries =
+            try reader.int("conductor", "power_state_sync_max_retries", range: 0...1000) ?? conductor.powerStateSyncMaxRetries
+        conductor.forcePowerStateDuringSync =
+            try reader.bool("conductor", "force_power_state_during_sync") ?? conductor.forcePowerStateDuringSync
+        conductor.powerFailureRecoveryInterval =
+            try reader.seconds("conductor", "power_failure_recovery_interval") ?? conductor.powerFailureRecoveryInterval
+        conductor.hardwareEventPollInterval =
+            try reader.seconds("conductor", "hardware_event_poll_interval") ?? conductor.hardwareEventPollInterval
         conductor.allowDeletingAvailableNodes =
             try reader.bool("conductor", "allow_deleting_available_nodes") ?? conductor.allowDeletingAvailableNodes
         conductor.gracefulShutdownTimeout =
@@ -128,6 +140,21 @@ public struct ConductorConfig: Sendable, Hashable {
     public var nodeLockedRetryAttempts = 3
     /// `node_locked_retry_interval` between those tries (default 1 s).
     public var nodeLockedRetryInterval: Duration = .seconds(1)
+    /// `sync_power_state_interval`: seconds between power-state sync passes; 0 disables (default 60).
+    public var syncPowerStateInterval: Duration = .seconds(60)
+    /// `sync_power_state_workers`: nodes synced at once (default 8).
+    public var syncPowerStateWorkers = 8
+    /// `power_state_sync_max_retries`: failed syncs in a row before maintenance (default 3).
+    public var powerStateSyncMaxRetries = 3
+    /// `force_power_state_during_sync`: drive the hardware to the recorded state instead of
+    /// recording the hardware's (default true).
+    public var forcePowerStateDuringSync = true
+    /// `power_failure_recovery_interval`: seconds between tries to recover nodes the conductor
+    /// put in maintenance for a power failure; 0 disables (default 300).
+    public var powerFailureRecoveryInterval: Duration = .seconds(300)
+    /// `hardware_event_poll_interval`: seconds between reads of BMC event logs into node
+    /// history; 0 disables (default 60). Not an Ironic option.
+    public var hardwareEventPollInterval: Duration = .seconds(60)
     /// `allow_deleting_available_nodes`: nodes in `available` may be deleted (default true).
     public var allowDeletingAvailableNodes = true
     /// `graceful_shutdown_timeout`: how long a stopping conductor waits for running work (default 60 s).
