@@ -154,17 +154,35 @@ extension Conductor {
         }
     }
 
-    /// Rejects steps that name an interface the node does not have.
+    /// Rejects steps the node's interfaces do not offer (Ironic validates user steps the same way).
     private func validateSteps(_ steps: [JSONValue], driver: ComposedDriver, kind: String) throws(IronicError) {
         for step in steps {
             guard let object = step.objectValue, let interface = object["interface"]?.stringValue,
-                object["step"]?.stringValue?.isEmpty == false
+                let name = object["step"]?.stringValue, !name.isEmpty
             else {
                 throw .invalidParameterValue("Invalid \(kind) step \(step.serialized()): each step needs \"interface\" and \"step\".")
             }
-            guard let kindValue = InterfaceKind(rawValue: interface), driver.interface(kindValue) != nil else {
+            if let args = object["args"], args.objectValue == nil {
+                throw .invalidParameterValue("Invalid \(kind) step \(step.serialized()): \"args\" must be an object.")
+            }
+            guard let kindValue = InterfaceKind(rawValue: interface) else {
                 throw .invalidParameterValue("Invalid \(kind) step \(step.serialized()): unknown interface \"\(interface)\".")
             }
+            guard let provider = driver.interface(kindValue) as? any StepProvider, provider.stepNames.contains(name) else {
+                throw .invalidParameterValue(
+                    "No \(kind) step named \"\(name)\" is offered by the \(interface) interface of node's driver \(driver.hardwareType).")
+            }
+        }
+    }
+
+    /// Runs user-requested steps in order with the node locked.
+    private func runSteps(_ steps: [JSONValue], driver: ComposedDriver, task: NodeTask) async throws {
+        for step in steps {
+            guard let object = step.objectValue, let interface = object["interface"]?.stringValue.flatMap(InterfaceKind.init),
+                let name = object["step"]?.stringValue, let provider = driver.interface(interface) as? any StepProvider
+            else { continue }
+            task.updateNode { $0.cleanStep = object }
+            try await provider.runStep(name, args: object["args"]?.objectValue ?? [:], task: task)
         }
     }
 
@@ -297,9 +315,7 @@ extension Conductor {
                     try await power.setPowerState(.off, on: task, timeout: nil)
                     task.updateNode { $0.powerState = .off }
                 }
-                for step in manualSteps ?? [] {
-                    task.updateNode { $0.cleanStep = step.objectValue ?? [:] }
-                }
+                try await runSteps(manualSteps ?? [], driver: driver, task: task)
             }
             task.updateNode { $0.cleanStep = [:] }
             try await apply(manual ? .manage : .done, to: task)
