@@ -1,37 +1,149 @@
 import Core
 import FakeHardware
 import GenericInterfaces
+import IPMI
+import IPMIHardware
+import Logging
+import Synchronization
 
 /// Every hardware type and interface implementation this build ships, by name: what
 /// configuration's `enabled_*` options choose from.
 ///
 /// A driver target joins by becoming a dependency of this target and adding its
-/// `DriverEntryPoints` to `entryPoints`.
+/// `DriverEntryPoints` to `entryPoints(ipmi:)`.
 ///
 /// ```swift
-/// let registry = try ShippedHardware.registry(config: config.drivers)
-/// var node = Node(driver: "fake-hardware")
-/// try registry.resolveInterfaces(of: &node)   // power_interface = "fake", network_interface = "noop", ...
+/// let registry = try ShippedHardware.registry(
+///     config: config.drivers, ipmi: config.ipmi, conductor: config.conductor, logger: logger)
+/// var node = Node(driver: "ipmi")
+/// try registry.resolveInterfaces(of: &node)   // power_interface = "ipmi", deploy_interface = "fake", ...
 /// ```
 public enum ShippedHardware {
-    /// The driver targets linked into this build, generic interfaces first.
-    public static let entryPoints: [DriverEntryPoints] = [.generic, .fakeHardware]
+    /// The driver targets linked into this build, generic interfaces first, with the ipmi
+    /// implementations over `ipmi`'s BMC client.
+    public static func entryPoints(ipmi: IPMIInterfaces) -> [DriverEntryPoints] {
+        [.generic, .fakeHardware, .ipmi(ipmi)]
+    }
+
+    /// The driver targets with ipmi implementations over a client built from default `[ipmi]`
+    /// settings when first used (see `registry(config:)`).
+    public static var entryPoints: [DriverEntryPoints] { entryPoints(ipmi: defaultIPMIInterfaces()) }
 
     /// Every hardware type shipped, in the order the targets list them.
-    public static var hardwareTypes: [HardwareType] { entryPoints.flatMap(\.hardwareTypes) }
+    public static var hardwareTypes: [HardwareType] { [HardwareType.fakeHardware, .ipmi] }
 
-    /// Every interface implementation shipped, by kind and name.
-    public static func catalog() -> InterfaceCatalog {
+    /// Every interface implementation shipped, by kind and name, with the ipmi ones over
+    /// `ipmi`'s BMC client and also under Ironic's `ipmitool` name.
+    public static func catalog(ipmi: IPMIInterfaces) -> InterfaceCatalog {
         var catalog = InterfaceCatalog()
-        for target in entryPoints { target.register(in: &catalog) }
+        for target in entryPoints(ipmi: ipmi) { target.register(in: &catalog) }
+        ipmi.registerAliases(in: &catalog)
         return catalog
     }
 
-    /// The registry for what `config` enables out of what this build ships.
+    /// The catalog with ipmi implementations over a client built from default `[ipmi]`
+    /// settings when first used.
+    public static func catalog() -> InterfaceCatalog { catalog(ipmi: defaultIPMIInterfaces()) }
+
+    /// The registry for what `config` enables out of what this build ships, with the ipmi
+    /// interfaces over `ipmi`'s BMC client.
     ///
     /// - Throws: `DriverNotFound` for an unknown enabled hardware type, `InvalidParameterValue`
     ///   for an unknown enabled interface or a hardware type left without a core interface.
+    public static func registry(config: DriverConfig, ipmi: IPMIInterfaces) throws(IronicError) -> DriverRegistry {
+        try DriverRegistry(available: hardwareTypes, catalog: catalog(ipmi: ipmi), config: config)
+    }
+
+    /// The service's registry: every ipmi node shares ONE `FreeIPMIClient` built from `[ipmi]`
+    /// (thread pool size, least interval between commands to one BMC, retry time, session
+    /// timeout), and waits for power changes as long as `[conductor]` allows.
+    ///
+    /// The client, and its threads, are created when an ipmi node first needs a BMC, so a
+    /// service without ipmi nodes never starts them; they stop when the registry is released.
+    public static func registry(
+        config: DriverConfig, ipmi: IPMIConfig, conductor: ConductorConfig, logger: Logger
+    ) throws(IronicError) -> DriverRegistry {
+        let client = DeferredBMCClient { makeBMCClient(ipmi, logger: logger) }
+        let interfaces = IPMIInterfaces(client: client, settings: IPMIDriverSettings(ipmi: ipmi, conductor: conductor))
+        return try registry(config: config, ipmi: interfaces)
+    }
+
+    /// The registry with default `[ipmi]` and `[conductor]` settings: for tests and tools that
+    /// only need names and defaults. A service passes its configuration to
+    /// `registry(config:ipmi:conductor:logger:)`.
     public static func registry(config: DriverConfig) throws(IronicError) -> DriverRegistry {
-        try DriverRegistry(available: hardwareTypes, catalog: catalog(), config: config)
+        try registry(config: config, ipmi: defaultIPMIInterfaces())
+    }
+
+    /// The FreeIPMI client `[ipmi]` describes.
+    public static func makeBMCClient(_ ipmi: IPMIConfig, logger: Logger) -> FreeIPMIClient {
+        FreeIPMIClient(
+            threads: ipmi.workerThreads, minimumCommandInterval: ipmi.minCommandInterval,
+            retryTimeout: ipmi.commandRetryTimeout, logger: logger)
+    }
+
+    private static func defaultIPMIInterfaces() -> IPMIInterfaces {
+        // `IPMIConfig` and `ConductorConfig` have no public initialiser; the defaults come
+        // from the default configuration.
+        let defaults = IronicConfig()
+        let client = DeferredBMCClient { makeBMCClient(defaults.ipmi, logger: Logger(label: "ironic.ipmi")) }
+        return IPMIInterfaces(client: client, settings: IPMIDriverSettings(ipmi: defaults.ipmi, conductor: defaults.conductor))
+    }
+}
+
+/// A BMC client that builds the real one on first use and hands every call to it: a registry
+/// is built by every service and many tests, most of which never talk to a BMC, and the real
+/// client starts its thread pool when created.
+final class DeferredBMCClient: BMCClient {
+    private let make: @Sendable () -> any BMCClient
+    private let made = Mutex<(any BMCClient)?>(nil)
+
+    init(_ make: @escaping @Sendable () -> any BMCClient) {
+        self.make = make
+    }
+
+    private var client: any BMCClient {
+        made.withLock { made in
+            if let made { return made }
+            let client = make()
+            made = client
+            return client
+        }
+    }
+
+    func chassisStatus(_ options: BMCSessionOptions) async throws -> ChassisStatus {
+        try await client.chassisStatus(options)
+    }
+
+    func chassisControl(_ action: ChassisControl, _ options: BMCSessionOptions) async throws {
+        try await client.chassisControl(action, options)
+    }
+
+    func setBootDevice(_ device: BootDeviceSelector, persistent: Bool, efi: Bool, _ options: BMCSessionOptions) async throws {
+        try await client.setBootDevice(device, persistent: persistent, efi: efi, options)
+    }
+
+    func bootFlags(_ options: BMCSessionOptions) async throws -> BootFlags {
+        try await client.bootFlags(options)
+    }
+
+    func resetBMC(warm: Bool, _ options: BMCSessionOptions) async throws {
+        try await client.resetBMC(warm: warm, options)
+    }
+
+    func deviceID(_ options: BMCSessionOptions) async throws -> DeviceID {
+        try await client.deviceID(options)
+    }
+
+    func readSEL(after recordID: UInt16?, _ options: BMCSessionOptions) async throws -> [SELRecord] {
+        try await client.readSEL(after: recordID, options)
+    }
+
+    func clearSEL(_ options: BMCSessionOptions) async throws {
+        try await client.clearSEL(options)
+    }
+
+    func sensors(_ options: BMCSessionOptions) async throws -> [SensorReading] {
+        try await client.sensors(options)
     }
 }

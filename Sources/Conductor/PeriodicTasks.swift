@@ -20,6 +20,11 @@ public struct PeriodicTasksService: Service {
         let config = conductor.config
         try? await cancelWhenGracefulShutdown {
             await withTaskGroup(of: Void.self) { group in
+                // A service that returns ends the whole service group: stay until shutdown
+                // even when every task is switched off.
+                group.addTask {
+                    while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) }
+                }
                 Self.every(config.syncPowerStateInterval, in: &group) { _ = await conductor.syncPowerStates() }
                 Self.every(config.powerFailureRecoveryInterval, in: &group) { _ = await conductor.recoverPowerFailures() }
                 Self.every(config.hardwareEventPollInterval, in: &group) { _ = await conductor.pollHardwareEvents() }

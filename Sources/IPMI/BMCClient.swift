@@ -4,9 +4,13 @@ public struct BMCSessionOptions: Sendable, Hashable, Codable {
     public var host: String
     /// UDP port (623 by default).
     public var port: Int
+    /// User name; nil for the null (anonymous) user.
     public var username: String?
+    /// Password; nil for none.
     public var password: String?
+    /// Privilege level the session requests.
     public var privilege: PrivilegeLevel
+    /// IPMI 2.0 (LAN+, RMCP+) or IPMI 1.5 (LAN, MD5 authentication).
     public var protocolVersion: ProtocolVersion
     /// IPMI 2.0 cipher suite ID; nil lets FreeIPMI choose (3).
     public var cipherSuite: Int?
@@ -20,10 +24,12 @@ public struct BMCSessionOptions: Sendable, Hashable, Codable {
     public var retransmissionTimeout: Duration
 
     /// Creates options; defaults match Ironic's (`ADMINISTRATOR`, IPMI 2.0, port 623).
-    public init(host: String, port: Int = 623, username: String? = nil, password: String? = nil,
-                privilege: PrivilegeLevel = .administrator, protocolVersion: ProtocolVersion = .v2_0,
-                cipherSuite: Int? = nil, kgKey: [UInt8]? = nil, workarounds: Set<String> = [],
-                sessionTimeout: Duration = .seconds(5), retransmissionTimeout: Duration = .seconds(1)) {
+    public init(
+        host: String, port: Int = 623, username: String? = nil, password: String? = nil,
+        privilege: PrivilegeLevel = .administrator, protocolVersion: ProtocolVersion = .v2_0,
+        cipherSuite: Int? = nil, kgKey: [UInt8]? = nil, workarounds: Set<String> = [],
+        sessionTimeout: Duration = .seconds(5), retransmissionTimeout: Duration = .seconds(1)
+    ) {
         self.host = host
         self.port = port
         self.username = username
@@ -67,7 +73,9 @@ public enum ChassisControl: Sendable, Hashable, Codable {
 
 /// What Get Chassis Status reports that we use.
 public struct ChassisStatus: Sendable, Hashable, Codable {
+    /// Whether system power is on.
     public var powerOn: Bool
+    /// Whether the BMC reports a main power fault or a power control fault.
     public var powerFault: Bool
 
     /// Creates a status.
@@ -91,8 +99,11 @@ public enum BootDeviceSelector: String, Sendable, Hashable, Codable, CaseIterabl
 
 /// The boot flags a BMC reports.
 public struct BootFlags: Sendable, Hashable, Codable {
+    /// The device the next boot (or every boot) uses.
     public var device: BootDeviceSelector
+    /// Whether the flags apply to all future boots, not just the next one.
     public var persistent: Bool
+    /// Whether the BIOS boot type is EFI rather than legacy.
     public var efi: Bool
 
     /// Creates boot flags.
@@ -105,10 +116,15 @@ public struct BootFlags: Sendable, Hashable, Codable {
 
 /// Get Device ID.
 public struct DeviceID: Sendable, Hashable, Codable {
+    /// Device ID byte.
     public var deviceID: UInt8
+    /// Major firmware revision.
     public var firmwareMajor: UInt8
+    /// Minor firmware revision, BCD-decoded (0x15 on the wire is 15).
     public var firmwareMinor: UInt8
+    /// IANA enterprise number of the manufacturer (20 bits).
     public var manufacturerID: UInt32
+    /// Manufacturer-defined product ID.
     public var productID: UInt16
 
     /// Creates a device ID.
@@ -123,23 +139,30 @@ public struct DeviceID: Sendable, Hashable, Codable {
 
 /// One System Event Log record.
 public struct SELRecord: Sendable, Hashable, Codable {
+    /// The record's ID in the SEL.
     public var recordID: UInt16
     /// Seconds since 1970 as the BMC stamped it (nil for non-timestamped records).
     public var timestamp: UInt32?
     /// Record type (0x02 system event, 0xC0-0xDF OEM timestamped, 0xE0-0xFF OEM).
     public var recordType: UInt8
+    /// Sensor type code (system event records only).
     public var sensorType: UInt8?
+    /// Number of the sensor that generated the event (system event records only).
     public var sensorNumber: UInt8?
     /// Event direction: true for deassertion.
     public var deassertion: Bool
+    /// Event/reading type code (system event records only).
     public var eventType: UInt8?
+    /// Event data 1-3 for system events; the OEM bytes for OEM records.
     public var eventData: [UInt8]
     /// A human-readable description (FreeIPMI's interpretation where available).
     public var description: String
 
     /// Creates a record.
-    public init(recordID: UInt16, timestamp: UInt32?, recordType: UInt8, sensorType: UInt8?, sensorNumber: UInt8?,
-                deassertion: Bool, eventType: UInt8?, eventData: [UInt8], description: String) {
+    public init(
+        recordID: UInt16, timestamp: UInt32?, recordType: UInt8, sensorType: UInt8?, sensorNumber: UInt8?,
+        deassertion: Bool, eventType: UInt8?, eventData: [UInt8], description: String
+    ) {
         self.recordID = recordID
         self.timestamp = timestamp
         self.recordType = recordType
@@ -154,10 +177,15 @@ public struct SELRecord: Sendable, Hashable, Codable {
 
 /// One sensor reading.
 public struct SensorReading: Sendable, Hashable, Codable {
+    /// Sensor name (the SDR's ID string).
     public var name: String
+    /// Sensor type ("Temperature", "Fan", ...).
     public var type: String
+    /// The reading in `unit`; nil for discrete or unreadable sensors.
     public var value: Double?
+    /// Abbreviated unit ("C", "RPM", "V"); nil when unitless.
     public var unit: String?
+    /// FreeIPMI's event message for the reading ("OK" when nothing is asserted), or why there is no reading.
     public var state: String?
 
     /// Creates a reading.
@@ -206,6 +234,7 @@ public struct IPMIError: Error, Sendable, Hashable, CustomStringConvertible {
         case other
     }
 
+    /// The coarse classification.
     public var kind: Kind
     /// The IPMI completion code, when the BMC sent one.
     public var completionCode: UInt8?
@@ -219,6 +248,7 @@ public struct IPMIError: Error, Sendable, Hashable, CustomStringConvertible {
         self.message = message
     }
 
+    /// The message, with the completion code when there is one.
     public var description: String {
         if let completionCode { return "\(message) (completion code 0x\(String(completionCode, radix: 16)))" }
         return message

@@ -19,7 +19,9 @@ public enum ServiceFactory {
 
     /// The enabled hardware types and interfaces.
     public static func makeRegistry(_ config: IronicConfig) throws -> DriverRegistry {
-        try ShippedHardware.registry(config: config.drivers)
+        try ShippedHardware.registry(
+            config: config.drivers, ipmi: config.ipmi, conductor: config.conductor,
+            logger: makeLogger("ironic.ipmi", config))
     }
 
     /// A logger at the level `[DEFAULT] debug` asks for.

@@ -21,13 +21,13 @@ struct ConductorsAPITests {
 
         let detail = try await server.request("GET", "/v1/conductors?detail=true").json()
         let detailed = try #require(detail["conductors"]?.arrayValue?.first)
-        #expect(detailed["drivers"] == ["fake-hardware"])
+        #expect(detailed["drivers"] == ["fake-hardware", "ipmi"])
         #expect(detailed["created_at"]?.stringValue != nil)
         #expect(detailed["updated_at"]?.stringValue != nil)
 
         let shown = try await server.request("GET", "/v1/conductors/\(hostname)")
         #expect(shown.status == 200)
-        #expect(try shown.json()["drivers"] == ["fake-hardware"])
+        #expect(try shown.json()["drivers"] == ["fake-hardware", "ipmi"])
         #expect(try shown.json()["alive"] == true)
         let selected = try await server.request("GET", "/v1/conductors/\(hostname)?fields=hostname,alive").json()
         #expect(Set(selected.objectValue!.keys) == ["hostname", "alive", "links"])

@@ -9,7 +9,7 @@ struct ConfigurationTests {
         #expect(config.api.hostIP == "127.0.0.1")
         #expect(config.api.port == 6385)
         #expect(config.database.connection == "sqlite:///var/ironic.sqlite")
-        #expect(config.drivers.enabledHardwareTypes == ["fake-hardware"])
+        #expect(config.drivers.enabledHardwareTypes == ["fake-hardware", "ipmi"])
         #expect(config.conductor.heartbeatTimeout == .seconds(60))
     }
 

@@ -18,10 +18,10 @@ public struct IronicConfig: Sendable, Hashable {
     /// `[ipmi]`.
     public var ipmi: IPMIConfig
 
-    /// Defaults: fake-hardware only, API on 127.0.0.1:6385, SQLite under `./var/`.
+    /// Defaults: fake-hardware and ipmi, API on 127.0.0.1:6385, SQLite under `./var/`.
     public init() {
         host = ProcessInfo.processInfo.hostName
-        drivers = DriverConfig(enabledHardwareTypes: ["fake-hardware"])
+        drivers = DriverConfig(enabledHardwareTypes: ["fake-hardware", "ipmi"])
         api = APIConfig()
         database = DatabaseConfig()
         conductor = ConductorConfig()

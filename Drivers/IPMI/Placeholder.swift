@@ -1,2 +1,0 @@
-import IPMI
-enum IPMIHardwarePlaceholder {}
