@@ -1,0 +1,333 @@
+import ArgumentParser
+import Foundation
+import Lab
+import Logging
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// `ironic lab`: simulated servers (ipmi_sim BMCs with serial ports) on loopback.
+public struct LabCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "lab",
+        abstract: "Simulated bare-metal servers on 127.0.0.1: ipmi_sim BMCs with power, boot device, SEL and serial console.",
+        discussion: """
+            `ironic lab up` runs in the foreground and serves the servers' serial ports until it is \
+            interrupted (Ctrl-C, SIGTERM, or `ironic lab down` from another shell), then stops every \
+            BMC it started. See docs/lab.md.
+            """,
+        subcommands: [LabUpCommand.self, LabEnrollCommand.self, LabDownCommand.self, LabStatusCommand.self])
+
+    public init() {}
+}
+
+/// `--directory DIR`, shared by the lab subcommands.
+public struct LabDirectoryOption: ParsableArguments {
+    @Option(name: .customLong("directory"), help: "The lab's directory (generated files, state, lab.json).")
+    public var directory: String = "var/lab"
+
+    public init() {}
+
+    /// The directory as an absolute file URL.
+    public var url: URL { URL(fileURLWithPath: directory).standardizedFileURL }
+}
+
+/// `ironic lab up`: starts the servers and stays in the foreground until interrupted.
+public struct LabUpCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "up",
+        abstract: "Start N simulated servers and serve them until Ctrl-C, SIGTERM or `ironic lab down`.")
+
+    @OptionGroup public var location: LabDirectoryOption
+
+    @Option(name: .customLong("nodes"), help: "How many servers.")
+    public var nodes: Int = 2
+
+    @Option(name: .customLong("base-port"),
+            help: "Fixed ports: server i uses BASE+3i (BMC, UDP), BASE+3i+1 (serial), BASE+3i+2 (ipmi_sim console). Default: free ports.")
+    public var basePort: Int?
+
+    @Option(name: .customLong("username"), help: "BMC user name.")
+    public var username: String = "admin"
+
+    @Option(name: .customLong("password"), help: "BMC password.")
+    public var password: String = "password"
+
+    @Flag(name: .customLong("no-boot-log"), help: "Keep the serial ports quiet at power-on (they still echo input).")
+    public var noBootLog = false
+
+    @Flag(name: .customLong("enroll"), help: "Also enroll the servers as ipmi nodes once they are up (see `ironic lab enroll`).")
+    public var enroll = false
+
+    @OptionGroup public var api: LabAPIOptions
+
+    public init() {}
+
+    public func run() async throws {
+        ProcessLogging.bootstrap()
+        // Signals first: one arriving during the start stops the lab as soon as it is up.
+        let signals = SignalWaiter(signals: [SIGINT, SIGTERM, SIGHUP])
+        var configuration = LabConfiguration(directory: location.url, count: nodes, basePort: basePort,
+                                             username: username, password: password, bootLog: !noBootLog)
+        configuration.logger = Logger(label: "ironic.lab")
+        let lab: Lab
+        do {
+            lab = try await Lab.start(configuration)
+        } catch let error as LabError {
+            throw LabCommandError(error.description)
+        }
+        print(LabTable.render(lab.servers.map {
+            LabTable.Row(name: $0.name, bmcPort: $0.bmcPort, serialPort: $0.serialPort, consolePort: $0.consolePort,
+                         pid: $0.pid, running: true, power: $0.powerOn, bootDevice: $0.bootDevice, mac: $0.macAddress)
+        }))
+        if let first = lab.servers.first {
+            print("""
+
+                Try:   ipmipower -h 127.0.0.1:\(first.bmcPort) -u \(username) -p \(password) -W opensesspriv --stat
+                       nc 127.0.0.1 \(first.serialPort)     (the serial port of \(first.name))
+                Enroll: ironic lab enroll --directory \(location.directory)
+                Stop:  Ctrl-C, or ironic lab down --directory \(location.directory)
+                """)
+        }
+        fflush(nil)
+        if enroll, let state = lab.state {
+            do {
+                try await LabEnrollment(api: api).enroll(state)
+            } catch {
+                print("enrollment failed: \(error)")
+            }
+            fflush(nil)
+        }
+        let received = await signals.next()
+        print("\nsignal \(received): stopping the lab")
+        fflush(nil)
+        await lab.stop()
+    }
+}
+
+/// `ironic lab down`: stops the lab `ironic lab up` runs in the directory.
+public struct LabDownCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "down",
+        abstract: "Stop the lab in the directory: signal its `ironic lab up`, then end any BMC of it left running.")
+
+    @OptionGroup public var location: LabDirectoryOption
+
+    @Option(name: .customLong("timeout"), help: "Seconds to wait for `ironic lab up` to stop.")
+    public var timeout: Int = 20
+
+    public init() {}
+
+    public func run() async throws {
+        let report: LabStopReport
+        do {
+            report = try await Lab.stopRunning(in: location.url, timeout: .seconds(timeout))
+        } catch let error as LabError {
+            throw LabCommandError(error.description)
+        }
+        guard report.found else {
+            print("No lab in \(location.url.path).")
+            return
+        }
+        if report.ownerStopped { print("Stopped `ironic lab up` and its servers.") }
+        if !report.killedServers.isEmpty { print("Ended left-over BMCs: \(report.killedServers.joined(separator: ", ")).") }
+        if !report.ownerStopped && report.killedServers.isEmpty && report.survivors.isEmpty { print("Nothing was running.") }
+        if !report.survivors.isEmpty {
+            print("Could not end: \(report.survivors.joined(separator: ", ")).")
+            throw ExitCode(1)
+        }
+    }
+}
+
+/// `ironic lab status`: what runs in the lab directory.
+public struct LabStatusCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "status", abstract: "Show the lab's servers: ports, BMC process, power and boot device.")
+
+    @OptionGroup public var location: LabDirectoryOption
+
+    @Flag(name: .customLong("json"), help: "Print JSON instead of a table.")
+    public var json = false
+
+    public init() {}
+
+    public func run() async throws {
+        guard let state = try LabState.load(from: location.url) else {
+            print("No lab in \(location.url.path).")
+            throw ExitCode(3)
+        }
+        let rows = state.servers.map {
+            LabTable.Row(name: $0.name, bmcPort: $0.bmcPort, serialPort: $0.serialPort, consolePort: $0.consolePort,
+                         pid: $0.pid, running: $0.isRunning, power: $0.powerOn, bootDevice: $0.bootDevice, mac: $0.macAddress)
+        }
+        let ownerRunning = state.isOwnerRunning
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            let status = LabTable.Status(directory: state.directory, ownerPID: state.ownerPID, ownerRunning: ownerRunning, servers: rows)
+            print(String(decoding: try encoder.encode(status), as: UTF8.self))
+        } else {
+            print("Lab in \(state.directory): `ironic lab up` (pid \(state.ownerPID)) \(ownerRunning ? "running" : "NOT running, serial ports down")")
+            print(LabTable.render(rows))
+        }
+    }
+}
+
+/// `ironic lab enroll`: registers the lab's servers as `ipmi` nodes through the REST API.
+public struct LabEnrollCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "enroll",
+        abstract: "Enroll the lab's servers as ipmi nodes (POST /v1/nodes); names that exist are skipped.")
+
+    @OptionGroup public var location: LabDirectoryOption
+    @OptionGroup public var api: LabAPIOptions
+
+    public init() {}
+
+    public func run() async throws {
+        guard let state = try LabState.load(from: location.url) else {
+            throw ValidationError("no lab in \(location.url.path); start one with `ironic lab up --directory \(location.directory)`")
+        }
+        if !state.isOwnerRunning {
+            print("warning: the lab's `ironic lab up` (pid \(state.ownerPID)) is not running")
+        }
+        try await LabEnrollment(api: api).enroll(state)
+    }
+}
+
+/// Where the Bare Metal API is, as the `baremetal` client takes it.
+public struct LabAPIOptions: ParsableArguments {
+    @Option(name: .customLong("os-endpoint"), help: "The Bare Metal API endpoint.")
+    public var endpoint: String = ProcessInfo.processInfo.environment["OS_ENDPOINT"] ?? "http://127.0.0.1:6385"
+
+    @Option(name: .customLong("os-token"), help: "A token for X-Auth-Token (none by default: noauth).")
+    public var token: String?
+
+    @Option(name: .customLong("resource-class"), help: "resource_class for the new nodes.")
+    public var resourceClass: String?
+
+    public init() {}
+}
+
+/// A failure of a lab command, printed as `Error: ...` without the usage text.
+struct LabCommandError: Error, CustomStringConvertible {
+    var description: String
+
+    init(_ description: String) { self.description = description }
+}
+
+/// Enrolls lab servers through the REST API, skipping names that exist.
+struct LabEnrollment {
+    var api: LabAPIOptions
+
+    /// The microversion sent: names in node URLs need 1.5; 1.31 is old enough for any server.
+    static let apiVersion = "1.31"
+
+    func enroll(_ state: LabState) async throws {
+        guard let base = URL(string: api.endpoint.hasSuffix("/") ? String(api.endpoint.dropLast()) : api.endpoint),
+              base.scheme == "http" || base.scheme == "https"
+        else {
+            throw ValidationError("--os-endpoint must be an http(s) URL, not \(api.endpoint)")
+        }
+        var created = 0
+        for server in state.servers {
+            let (existing, status) = try await send("GET", base.appendingPathComponent("v1/nodes/\(server.name)"), body: nil)
+            if status == 200 {
+                let uuid = (try? JSONSerialization.jsonObject(with: existing) as? [String: Any])?["uuid"] as? String
+                print("\(server.name): exists\(uuid.map { " (\($0))" } ?? ""), skipped")
+                continue
+            }
+            guard status == 404 else {
+                throw LabCommandError("GET /v1/nodes/\(server.name): HTTP \(status): \(String(decoding: existing, as: UTF8.self))")
+            }
+            var node: [String: Any] = ["name": server.name, "driver": "ipmi", "driver_info": state.driverInfo(for: server)]
+            if let resourceClass = api.resourceClass { node["resource_class"] = resourceClass }
+            let body = try JSONSerialization.data(withJSONObject: node, options: [.sortedKeys])
+            let (reply, createStatus) = try await send("POST", base.appendingPathComponent("v1/nodes"), body: body)
+            guard createStatus == 201 || createStatus == 200 else {
+                throw LabCommandError("POST /v1/nodes for \(server.name): HTTP \(createStatus): \(String(decoding: reply, as: UTF8.self))")
+            }
+            let uuid = (try? JSONSerialization.jsonObject(with: reply) as? [String: Any])?["uuid"] as? String
+            print("\(server.name): enrolled\(uuid.map { " as \($0)" } ?? "") (ipmi, 127.0.0.1:\(server.bmcPort))")
+            created += 1
+        }
+        print("\(created) node(s) enrolled, \(state.servers.count - created) skipped.")
+    }
+
+    private func send(_ method: String, _ url: URL, body: Data?) async throws -> (Data, Int) {
+        var request = URLRequest(url: url, timeoutInterval: 30)
+        request.httpMethod = method
+        request.setValue(Self.apiVersion, forHTTPHeaderField: "X-OpenStack-Ironic-API-Version")
+        request.setValue("application/json", forHTTPHeaderField: "Accept")
+        if let token = api.token { request.setValue(token, forHTTPHeaderField: "X-Auth-Token") }
+        if let body {
+            request.httpBody = body
+            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        }
+        do {
+            let (data, response) = try await URLSession.shared.data(for: request)
+            return (data, (response as? HTTPURLResponse)?.statusCode ?? 0)
+        } catch {
+            throw LabCommandError("\(method) \(url.absoluteString) failed: \(error.localizedDescription) (is the API running?)")
+        }
+    }
+}
+
+/// The table `lab up` and `lab status` print.
+enum LabTable {
+    struct Row: Encodable {
+        var name: String
+        var bmcPort: Int
+        var serialPort: Int
+        var consolePort: Int
+        var pid: Int32
+        var running: Bool
+        var power: Bool
+        var bootDevice: String
+        var mac: String
+    }
+
+    struct Status: Encodable {
+        var directory: String
+        var ownerPID: Int32
+        var ownerRunning: Bool
+        var servers: [Row]
+    }
+
+    static func render(_ rows: [Row]) -> String {
+        let header = ["NAME", "BMC (UDP)", "SERIAL", "CONSOLE", "PID", "BMC", "POWER", "BOOT", "MAC"]
+        let cells = rows.map {
+            [$0.name, "127.0.0.1:\($0.bmcPort)", String($0.serialPort), String($0.consolePort), String($0.pid),
+             $0.running ? "up" : "DOWN", $0.power ? "on" : "off", $0.bootDevice, $0.mac]
+        }
+        let widths = header.indices.map { column in ([header] + cells).map { $0[column].count }.max() ?? 0 }
+        return ([header] + cells).map { row in
+            zip(row, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: "  ")
+                .trimmingCharacters(in: .whitespaces)
+        }.joined(separator: "\n")
+    }
+}
+
+/// Waits for the first of some signals (their default action is replaced while it exists).
+final class SignalWaiter {
+    private let stream: AsyncStream<Int32>
+    private let sources: [any DispatchSourceSignal]
+
+    init(signals: [Int32]) {
+        let (stream, continuation) = AsyncStream<Int32>.makeStream()
+        self.stream = stream
+        sources = signals.map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { continuation.yield(number) }
+            source.resume()
+            return source
+        }
+    }
+
+    func next() async -> Int32 {
+        for await number in stream { return number }
+        return 0
+    }
+}

@@ -1,0 +1,138 @@
+import Foundation
+import Testing
+
+@testable import Lab
+
+/// A fresh directory under the system temporary directory (not created: the lab creates it).
+func temporaryLabDirectory() -> URL {
+    FileManager.default.temporaryDirectory.appendingPathComponent("lab-tests-\(UUID().uuidString.prefix(8))")
+}
+
+/// An empty directory for FreeIPMI's SDR cache (it must exist; the default one under ~/.freeipmi
+/// is keyed by host:port, which labs reuse).
+func sdrCacheDirectory() throws -> URL {
+    let url = temporaryLabDirectory()
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return url
+}
+
+/// Starts a lab of `count` servers on free ports in a temporary directory, runs `body`, and
+/// stops the lab whatever happens.
+func withLab<T>(count: Int = 2, bootLog: Bool = true, _ body: (Lab) async throws -> T) async throws -> T {
+    var configuration = LabConfiguration(directory: temporaryLabDirectory(), count: count, bootLog: bootLog)
+    configuration.startTimeout = .seconds(20)
+    let lab = try await Lab.start(configuration)
+    do {
+        let result = try await body(lab)
+        await lab.stop()
+        return result
+    } catch {
+        await lab.stop()
+        throw error
+    }
+}
+
+/// The output (stdout and stderr together) and exit status of a command-line tool.
+struct ToolResult: Sendable {
+    var status: Int32
+    var output: String
+}
+
+/// Runs `tool` (looked up in PATH by /usr/bin/env) and kills it after `timeout`.
+func run(_ tool: String, _ arguments: [String], timeout: Duration = .seconds(20)) async throws -> ToolResult {
+    try await onOwnThread("lab-test-tool") {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [tool] + arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        let timer = DispatchWorkItem { if process.isRunning { process.terminate() } }
+        DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(Int(timeout.milliseconds)), execute: timer)
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        timer.cancel()
+        return ToolResult(status: process.terminationStatus, output: String(decoding: data, as: UTF8.self))
+    }
+}
+
+/// FreeIPMI's common options for a lab server: `host:port`, credentials, `opensesspriv`.
+func freeIPMIOptions(_ lab: Lab, _ server: SimulatedServer, sessionTimeout: Duration? = nil) -> [String] {
+    var options = ["-h", "127.0.0.1:\(server.bmcPort)", "-u", lab.username, "-p", lab.password, "-W", "opensesspriv"]
+    if let sessionTimeout {
+        options += ["--session-timeout=\(sessionTimeout.milliseconds)", "--retransmission-timeout=250"]
+    }
+    return options
+}
+
+/// Polls `condition` every 50 ms for up to `timeout`.
+func eventually(timeout: Duration = .seconds(5), _ condition: () -> Bool) async -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if condition() { return true }
+        try? await Task.sleep(for: .milliseconds(50))
+    }
+    return condition()
+}
+
+/// A TCP client of a serial port that collects what it reads.
+final class SerialClient: @unchecked Sendable {
+    let fd: Int32
+    private(set) var received = ""
+
+    init(port: Int) throws {
+        fd = try POSIX.connectTCP(port: port, timeout: .seconds(2))
+    }
+
+    deinit { close(fd) }
+
+    /// Reads until `text` has arrived after the first `offset` characters (true) or `timeout`
+    /// passes (false).
+    func read(until text: String, after offset: Int = 0, timeout: Duration = .seconds(10)) -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while !received.dropFirst(offset).contains(text) {
+            let left = deadline - .now
+            guard left > .zero, POSIX.waitFor(fd, events: Int16(POLLIN), timeout: left) else { return false }
+            let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if count == 0 { return false }
+            if count > 0 { received += String(decoding: buffer[0..<count], as: UTF8.self) }
+        }
+        return true
+    }
+
+    /// `read(until:timeout:)` on a thread of its own.
+    func waitFor(_ text: String, after offset: Int = 0, timeout: Duration = .seconds(10)) async -> Bool {
+        (try? await onOwnThread("lab-test-serial") { self.read(until: text, after: offset, timeout: timeout) }) ?? false
+    }
+
+    func send(_ text: String) throws {
+        try POSIX.sendAll(fd, Array(text.utf8), deadline: .now + .seconds(2))
+    }
+}
+
+/// An interactive tool under a pseudo-terminal (`script`), fed `input` at the given delays;
+/// returns everything it printed.
+func runInteractive(_ command: String, input: [(after: Duration, text: String)], timeout: Duration = .seconds(20)) async throws -> String {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/script")
+    process.arguments = ["-qc", command, "/dev/null"]
+    let stdin = Pipe()
+    let stdout = Pipe()
+    process.standardInput = stdin
+    process.standardOutput = stdout
+    process.standardError = stdout
+    try process.run()
+    let reader = Task.detached { try await onOwnThread("lab-test-pty") { stdout.fileHandleForReading.readDataToEndOfFile() } }
+    for (delay, text) in input {
+        try await Task.sleep(for: delay)
+        stdin.fileHandleForWriting.write(Data(text.utf8))
+    }
+    let deadline = ContinuousClock.now + timeout
+    while process.isRunning && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(100)) }
+    if process.isRunning { process.terminate() }
+    try? stdin.fileHandleForWriting.close()
+    return String(decoding: try await reader.value, as: UTF8.self)
+}
