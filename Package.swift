@@ -11,6 +11,7 @@ let package = Package(
         .executable(name: "ironic-api", targets: ["ironic-api"]),
         .executable(name: "ironic-conductor", targets: ["ironic-conductor"]),
         .executable(name: "ironic-dbsync", targets: ["ironic-dbsync"]),
+        .executable(name: "ironic-bench-sync", targets: ["ironic-bench-sync"]),
         .library(name: "IronicTesting", targets: ["IronicTesting"]),
     ],
     dependencies: [
@@ -115,6 +116,13 @@ let package = Package(
         .executableTarget(name: "ironic-api", dependencies: ["Server"], swiftSettings: swiftSettings),
         .executableTarget(name: "ironic-conductor", dependencies: ["Server"], swiftSettings: swiftSettings),
         .executableTarget(name: "ironic-dbsync", dependencies: ["Server"], swiftSettings: swiftSettings),
+        // Benchmark: one power-sync pass across lab BMCs beside FreeIPMI's ipmipower.
+        .executableTarget(
+            name: "ironic-bench-sync",
+            dependencies: ["Server", "Lab", "Conductor", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Benchmarks/SyncBench",
+            swiftSettings: swiftSettings
+        ),
         // Test support: a real server on a random loopback port and an HTTP client for it.
         .target(
             name: "IronicTesting",

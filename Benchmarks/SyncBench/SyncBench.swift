@@ -1,0 +1,4 @@
+@main
+enum SyncBenchPlaceholder {
+    static func main() {}
+}
