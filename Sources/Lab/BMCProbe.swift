@@ -1,11 +1,11 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Checks that simulated BMCs answer a real IPMI request: an unauthenticated IPMI 1.5
@@ -32,8 +32,10 @@ enum BMCProbe {
 
     /// Probes `ports` until each answers, `giveUp(port)` says to stop trying it (its process
     /// died), or `deadline` passes; returns the ports that answered.
-    static func waitForAnswers(ports: Set<Int>, deadline: ContinuousClock.Instant,
-                               giveUp: (Int) -> Bool = { _ in false }) throws(LabError) -> Set<Int> {
+    static func waitForAnswers(
+        ports: Set<Int>, deadline: ContinuousClock.Instant,
+        giveUp: (Int) -> Bool = { _ in false }
+    ) throws(LabError) -> Set<Int> {
         guard !ports.isEmpty else { return [] }
         let fd = try POSIX.socket(type: POSIX.datagramType)
         defer { close(fd) }

@@ -2,11 +2,11 @@ import Foundation
 import Logging
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 extension Lab {
@@ -62,7 +62,7 @@ extension Lab {
         do {
             let createdDirectory = try Self.prepare(directory: directory, logger: logger)
             let names = (0..<configuration.count).map(Lab.serverName)
-            rollback.generated = (directory, names, createdDirectory)
+            if !configuration.keepFiles { rollback.generated = (directory, names, createdDirectory) }
 
             let script = directory.appendingPathComponent(Lab.chassisControlFileName)
             try Data(LabFiles.chassisControlScript.utf8).write(to: script, options: .atomic)
@@ -93,10 +93,14 @@ extension Lab {
                     executable: executable, configPath: node.appendingPathComponent("lan.conf").path,
                     emulationPath: emulation.path, stateDirectory: state,
                     logPath: node.appendingPathComponent("ipmi_sim.log").path, username: configuration.username)
-                plans.append(Plan(name: name, index: index, nodeDirectory: node, chassisDirectory: chassis,
-                                  serialPort: serialPort, macAddress: mac, launch: launch))
-                hubPorts.append(SerialHub.Port(name: name, listener: listener, port: serialPort, chassisDirectory: chassis,
-                                               macAddress: mac, bootLog: configuration.bootLog))
+                plans.append(
+                    Plan(
+                        name: name, index: index, nodeDirectory: node, chassisDirectory: chassis,
+                        serialPort: serialPort, macAddress: mac, launch: launch))
+                hubPorts.append(
+                    SerialHub.Port(
+                        name: name, listener: listener, port: serialPort, chassisDirectory: chassis,
+                        macAddress: mac, bootLog: configuration.bootLog))
             }
             let hub = try SerialHub(ports: hubPorts)
             rollback.listeners = []
@@ -107,7 +111,8 @@ extension Lab {
                 do {
                     try SELClock.set(port: plan.bmcPort, username: configuration.username)
                 } catch {
-                    logger.warning("SEL clock not set; SEL records will read post-init", metadata: ["name": "\(plan.name)", "error": "\(error)"])
+                    logger.warning(
+                        "SEL clock not set; SEL records will read post-init", metadata: ["name": "\(plan.name)", "error": "\(error)"])
                 }
             }
 
@@ -116,18 +121,21 @@ extension Lab {
                 startedAt: Date(), username: configuration.username, password: configuration.password,
                 createdDirectory: createdDirectory,
                 servers: plans.map {
-                    LabState.Server(name: $0.name, bmcPort: $0.bmcPort, serialPort: $0.serialPort, consolePort: $0.consolePort,
-                                    pid: $0.pid, macAddress: $0.macAddress, configPath: $0.launch.configPath,
-                                    chassisDirectory: $0.chassisDirectory)
+                    LabState.Server(
+                        name: $0.name, bmcPort: $0.bmcPort, serialPort: $0.serialPort, consolePort: $0.consolePort,
+                        pid: $0.pid, macAddress: $0.macAddress, configPath: $0.launch.configPath,
+                        chassisDirectory: $0.chassisDirectory)
                 })
             let stateFile = try LabStateFile(directory: directory, state: state)
             let servers = plans.map {
-                SimulatedServer(name: $0.name, index: $0.index, bmcPort: $0.bmcPort, serialPort: $0.serialPort,
-                                consolePort: $0.consolePort, macAddress: $0.macAddress, directory: $0.nodeDirectory,
-                                chassisDirectory: $0.chassisDirectory, launch: $0.launch, pid: $0.pid, stateFile: stateFile)
+                SimulatedServer(
+                    name: $0.name, index: $0.index, bmcPort: $0.bmcPort, serialPort: $0.serialPort,
+                    consolePort: $0.consolePort, macAddress: $0.macAddress, directory: $0.nodeDirectory,
+                    chassisDirectory: $0.chassisDirectory, launch: $0.launch, pid: $0.pid, stateFile: stateFile)
             }
-            self.init(servers: servers, directory: directory, configuration: configuration, hub: hub, stateFile: stateFile,
-                      createdDirectory: createdDirectory, ports: rollback.ports)
+            self.init(
+                servers: servers, directory: directory, configuration: configuration, hub: hub, stateFile: stateFile,
+                createdDirectory: createdDirectory, ports: rollback.ports)
             logger.info("lab started", metadata: ["directory": "\(directory.path)", "servers": "\(servers.count)"])
         } catch {
             rollback.run()
@@ -162,8 +170,10 @@ extension Lab {
 
     /// Picks BMC and console ports, writes lan.conf, starts ipmi_sim for every plan and waits
     /// until each answers; with free-port picking, retries failures twice on new ports.
-    private static func launchAll(_ plans: inout [Plan], configuration: LabConfiguration, script: String,
-                                  rollback: Rollback) throws {
+    private static func launchAll(
+        _ plans: inout [Plan], configuration: LabConfiguration, script: String,
+        rollback: Rollback
+    ) throws {
         let attempts = configuration.basePort == nil ? 3 : 1
         let timeout = configuration.startTimeout + .milliseconds(10 * plans.count)
         var pending = Array(plans.indices)
@@ -194,7 +204,8 @@ extension Lab {
                 guard !answered.contains(plan.bmcPort) || exited else { continue }
                 if !exited { POSIX.terminateChild(plan.pid) }
                 rollback.pids.removeAll { $0 == plan.pid }
-                let reason = exited
+                let reason =
+                    exited
                     ? "ipmi_sim exited" : "no IPMI answer on UDP port \(plan.bmcPort) within \(timeout) (a bad .emu line leaves no port)"
                 failures[index] = (reason, POSIX.tail(of: plan.launch.logPath))
                 plans[index].pid = 0
@@ -202,9 +213,11 @@ extension Lab {
             pending = failures.keys.sorted()
             if pending.isEmpty { return }
             if attempt < attempts {
-                configuration.logger.warning("retrying BMCs on other ports", metadata: [
-                    "names": "\(pending.map { plans[$0].name })", "reason": "\(failures[pending[0]]!.reason)",
-                ])
+                configuration.logger.warning(
+                    "retrying BMCs on other ports",
+                    metadata: [
+                        "names": "\(pending.map { plans[$0].name })", "reason": "\(failures[pending[0]]!.reason)",
+                    ])
             }
         }
         let first = pending[0]

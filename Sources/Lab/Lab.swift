@@ -3,11 +3,11 @@ import Logging
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A lab of simulated servers on loopback: one OpenIPMI `ipmi_sim` BMC per server, a
@@ -64,8 +64,10 @@ public final class Lab: Sendable {
         try await onOwnThread("lab-start") { try Lab(starting: configuration) }
     }
 
-    init(servers: [SimulatedServer], directory: URL, configuration: LabConfiguration, hub: SerialHub,
-         stateFile: LabStateFile, createdDirectory: Bool, ports: [Int]) {
+    init(
+        servers: [SimulatedServer], directory: URL, configuration: LabConfiguration, hub: SerialHub,
+        stateFile: LabStateFile, createdDirectory: Bool, ports: [Int]
+    ) {
         self.servers = servers
         self.directory = directory
         self.username = configuration.username

@@ -38,8 +38,10 @@ public struct LabConfiguration: Sendable {
     public var logger: Logger = Logger(label: "ironic.lab")
 
     /// Creates a configuration for `count` servers under `directory`.
-    public init(directory: URL, count: Int, basePort: Int? = nil, username: String = "admin",
-                password: String = "password", bootLog: Bool = true) {
+    public init(
+        directory: URL, count: Int, basePort: Int? = nil, username: String = "admin",
+        password: String = "password", bootLog: Bool = true
+    ) {
         self.directory = directory
         self.count = count
         self.basePort = basePort
@@ -78,7 +80,8 @@ public struct LabConfiguration: Sendable {
         let path = directory.standardizedFileURL.path
         guard directory.isFileURL, !path.isEmpty, path.unicodeScalars.allSatisfy(Self.isSafePathScalar) else {
             throw .invalidConfiguration(
-                "directory \(path) must be a file path of letters, digits and /._-+@:,= (it goes into ipmi_sim's configuration and a shell command)")
+                "directory \(path) must be a file path of letters, digits and /._-+@:,= (it goes into ipmi_sim's configuration and a shell command)"
+            )
         }
     }
 
@@ -86,7 +89,9 @@ public struct LabConfiguration: Sendable {
     // through `sh -c`, so every generated path and credential stays within a plain alphabet.
     static func isPlainToken(_ text: String, maximumLength: Int) -> Bool {
         !text.isEmpty && text.utf8.count <= maximumLength
-            && text.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "._-".unicodeScalars.contains($0)) }
+            && text.unicodeScalars.allSatisfy {
+                $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "._-".unicodeScalars.contains($0))
+            }
     }
 
     static func isSafePathScalar(_ scalar: Unicode.Scalar) -> Bool {

@@ -1,11 +1,11 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Small wrappers over the system calls the lab needs: loopback sockets, spawning and
@@ -13,19 +13,19 @@ import Darwin
 /// their own threads (see `onOwnThread`).
 enum POSIX {
     #if canImport(Darwin)
-    static let streamType = SOCK_STREAM
-    static let datagramType = SOCK_DGRAM
-    static let sendFlags: Int32 = 0
+        static let streamType = SOCK_STREAM
+        static let datagramType = SOCK_DGRAM
+        static let sendFlags: Int32 = 0
     #else
-    static let streamType = Int32(SOCK_STREAM.rawValue)
-    static let datagramType = Int32(SOCK_DGRAM.rawValue)
-    static let sendFlags = Int32(MSG_NOSIGNAL)
+        static let streamType = Int32(SOCK_STREAM.rawValue)
+        static let datagramType = Int32(SOCK_DGRAM.rawValue)
+        static let sendFlags = Int32(MSG_NOSIGNAL)
     #endif
 
     static func loopbackAddress(port: Int) -> sockaddr_in {
         var address = sockaddr_in()
         #if canImport(Darwin)
-        address.sin_len = UInt8(MemoryLayout<sockaddr_in>.size)
+            address.sin_len = UInt8(MemoryLayout<sockaddr_in>.size)
         #endif
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(truncatingIfNeeded: port).bigEndian)
@@ -36,14 +36,14 @@ enum POSIX {
     /// A close-on-exec, non-blocking socket.
     static func socket(type: Int32) throws(LabError) -> Int32 {
         #if canImport(Darwin)
-        let fd = Darwin.socket(AF_INET, type, 0)
-        guard fd >= 0 else { throw .system(call: "socket", errno: errno) }
-        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
-        var one: Int32 = 1
-        setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, socklen_t(MemoryLayout<Int32>.size))
+            let fd = Darwin.socket(AF_INET, type, 0)
+            guard fd >= 0 else { throw .system(call: "socket", errno: errno) }
+            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+            var one: Int32 = 1
+            setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, socklen_t(MemoryLayout<Int32>.size))
         #else
-        let fd = Glibc.socket(AF_INET, type | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw .system(call: "socket", errno: errno) }
+            let fd = Glibc.socket(AF_INET, type | Int32(SOCK_CLOEXEC.rawValue), 0)
+            guard fd >= 0 else { throw .system(call: "socket", errno: errno) }
         #endif
         _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
         return fd
@@ -166,11 +166,11 @@ enum POSIX {
     /// for the lab, which then stops the BMCs in order.
     static func spawn(executable: String, arguments: [String], logPath: String) throws(LabError) -> pid_t {
         #if canImport(Darwin)
-        var actions: posix_spawn_file_actions_t? = nil
-        var attributes: posix_spawnattr_t? = nil
+            var actions: posix_spawn_file_actions_t? = nil
+            var attributes: posix_spawnattr_t? = nil
         #else
-        var actions = posix_spawn_file_actions_t()
-        var attributes = posix_spawnattr_t()
+            var actions = posix_spawn_file_actions_t()
+            var attributes = posix_spawnattr_t()
         #endif
         posix_spawn_file_actions_init(&actions)
         posix_spawnattr_init(&attributes)
@@ -183,7 +183,7 @@ enum POSIX {
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
         // Listening sockets of the host process (an API server in tests) must not live on in a BMC.
         #if os(Linux)
-        if let closeFrom = addCloseFrom { _ = closeFrom(&actions, 3) }
+            if let closeFrom = addCloseFrom { _ = closeFrom(&actions, 3) }
         #endif
 
         var defaults = sigset_t()
@@ -196,9 +196,9 @@ enum POSIX {
         posix_spawnattr_setsigmask(&attributes, &mask)
         posix_spawnattr_setpgroup(&attributes, 0)
         #if canImport(Darwin)
-        let flags = POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_CLOEXEC_DEFAULT
+            let flags = POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_CLOEXEC_DEFAULT
         #else
-        let flags = POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP
+            let flags = POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP
         #endif
         posix_spawnattr_setflags(&attributes, Int16(flags))
 
@@ -211,12 +211,12 @@ enum POSIX {
     }
 
     #if os(Linux)
-    /// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34+), looked up at run time: the
-    /// Glibc module does not export GNU extensions.
-    static let addCloseFrom: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32)? = {
-        guard let symbol = dlsym(dlopen(nil, RTLD_NOW), "posix_spawn_file_actions_addclosefrom_np") else { return nil }
-        return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
-    }()
+        /// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34+), looked up at run time: the
+        /// Glibc module does not export GNU extensions.
+        static let addCloseFrom: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32)? = {
+            guard let symbol = dlsym(dlopen(nil, RTLD_NOW), "posix_spawn_file_actions_addclosefrom_np") else { return nil }
+            return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
+        }()
     #endif
 
     /// Reaps `pid` if it is a child of this process that has exited; true when it is gone.
@@ -233,11 +233,11 @@ enum POSIX {
         guard pid > 0 else { return false }
         if kill(pid, 0) != 0 && errno == ESRCH { return false }
         #if os(Linux)
-        // Orphans are reparented to PID 1, which in a container may never reap them.
-        if let stat = readSmallFile("/proc/\(pid)/stat"), let close = stat.lastIndex(of: ")") {
-            let rest = stat[stat.index(after: close)...].drop(while: { $0 == " " })
-            if rest.first == "Z" || rest.first == "X" { return false }
-        }
+            // Orphans are reparented to PID 1, which in a container may never reap them.
+            if let stat = readSmallFile("/proc/\(pid)/stat"), let close = stat.lastIndex(of: ")") {
+                let rest = stat[stat.index(after: close)...].drop(while: { $0 == " " })
+                if rest.first == "Z" || rest.first == "X" { return false }
+            }
         #endif
         return true
     }

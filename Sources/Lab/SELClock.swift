@@ -1,11 +1,11 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Sets a simulated BMC's SEL clock to the wall clock.
@@ -74,7 +74,7 @@ enum SELClock {
                     let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
                     // RMCP, IPMI class, no auth; rqSeq and command match.
                     guard count >= 21, buffer[0] == 0x06, buffer[3] == 0x07, buffer[4] == 0x00,
-                          buffer[18] >> 2 == requestSequence, buffer[19] == command
+                        buffer[18] >> 2 == requestSequence, buffer[19] == command
                     else { continue }
                     guard buffer[20] == 0x00 else {
                         throw SELClock.failure(port, "command 0x\(String(command, radix: 16)) answered 0x\(String(buffer[20], radix: 16))")

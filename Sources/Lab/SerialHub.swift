@@ -2,11 +2,11 @@ import Foundation
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The serial ports of a lab's servers: one TCP listener per server on 127.0.0.1, all served
@@ -192,7 +192,8 @@ private final class SerialLoop {
             node.booted = true
             return
         }
-        let device = POSIX.readSmallFile(node.port.chassisDirectory + "/boot")?
+        let device =
+            POSIX.readSmallFile(node.port.chassisDirectory + "/boot")?
             .trimmingCharacters(in: .whitespacesAndNewlines) ?? "default"
         node.script = BootLog.lines(name: node.port.name, bootDevice: device, macAddress: node.port.macAddress)
             .map { (due: now + .milliseconds(Int64($0.after * 1000)), text: $0.text) }
@@ -220,8 +221,8 @@ private final class SerialLoop {
             _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
             _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
             #if canImport(Darwin)
-            var one: Int32 = 1
-            setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, socklen_t(MemoryLayout<Int32>.size))
+                var one: Int32 = 1
+                setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, socklen_t(MemoryLayout<Int32>.size))
             #endif
             if node.clients.count >= SerialHub.maximumClients {
                 close(fd)

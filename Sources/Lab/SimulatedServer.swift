@@ -2,11 +2,11 @@ import Foundation
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// One simulated server of a `Lab`: an ipmi_sim BMC on a loopback UDP port, its chassis
@@ -57,8 +57,10 @@ public final class SimulatedServer: Sendable {
         }
     }
 
-    init(name: String, index: Int, bmcPort: Int, serialPort: Int, consolePort: Int, macAddress: String,
-         directory: URL, chassisDirectory: String, launch: Launch, pid: Int32, stateFile: LabStateFile) {
+    init(
+        name: String, index: Int, bmcPort: Int, serialPort: Int, consolePort: Int, macAddress: String,
+        directory: URL, chassisDirectory: String, launch: Launch, pid: Int32, stateFile: LabStateFile
+    ) {
         self.name = name
         self.index = index
         self.bmcPort = bmcPort
@@ -122,8 +124,10 @@ public final class SimulatedServer: Sendable {
     ///   - assertion: false sets the deassertion bit of the event direction.
     /// - Throws: `LabError.console` when the console does not answer (a frozen BMC) or refuses,
     ///   or for more than 3 bytes of event data.
-    public func addSELEntry(sensorType: UInt8, sensorNumber: UInt8, eventType: UInt8, eventData: [UInt8],
-                            assertion: Bool) async throws {
+    public func addSELEntry(
+        sensorType: UInt8, sensorNumber: UInt8, eventType: UInt8, eventData: [UInt8],
+        assertion: Bool
+    ) async throws {
         guard eventData.count <= 3 else {
             throw LabError.console(name: name, message: "event data is at most 3 bytes, not \(eventData.count)")
         }
@@ -139,7 +143,8 @@ public final class SimulatedServer: Sendable {
     /// the upper thresholds, and with `generateEvent` ipmi_sim logs that in the SEL.
     public func setTemperature(_ celsius: UInt8, generateEvent: Bool = true) async throws {
         _ = try await consoleCommand(
-            "sensor_set_value 0x20 0x0 \(LabFiles.hex(LabFiles.temperatureSensorNumber)) \(LabFiles.hex(celsius)) \(generateEvent ? "0x1" : "0x0")")
+            "sensor_set_value 0x20 0x0 \(LabFiles.hex(LabFiles.temperatureSensorNumber)) \(LabFiles.hex(celsius)) \(generateEvent ? "0x1" : "0x0")"
+        )
     }
 
     /// Runs one ipmi_sim_cmd(5) command on the BMC's command console and returns its output.
@@ -183,8 +188,9 @@ public final class SimulatedServer: Sendable {
         stateFile.updatePID(of: name, to: new)
         let answered = try BMCProbe.waitForAnswers(ports: [bmcPort], deadline: .now + timeout) { _ in POSIX.reapIfExited(new) }
         guard answered.contains(bmcPort) else {
-            throw .serverDidNotStart(name: name, reason: "no IPMI answer on UDP port \(bmcPort) after restart",
-                                     log: POSIX.tail(of: launch.logPath))
+            throw .serverDidNotStart(
+                name: name, reason: "no IPMI answer on UDP port \(bmcPort) after restart",
+                log: POSIX.tail(of: launch.logPath))
         }
         // The clock of a restarted BMC starts again from the host's uptime.
         try? SELClock.set(port: bmcPort, username: launch.username)

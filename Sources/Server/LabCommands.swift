@@ -4,11 +4,12 @@ import Lab
 import Logging
 
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 
 /// `ironic lab`: simulated servers (ipmi_sim BMCs with serial ports) on loopback.
 public struct LabCommand: AsyncParsableCommand {
+    /// The command's name, help and subcommands.
     public static let configuration = CommandConfiguration(
         commandName: "lab",
         abstract: "Simulated bare-metal servers on 127.0.0.1: ipmi_sim BMCs with power, boot device, SEL and serial console.",
@@ -19,14 +20,16 @@ public struct LabCommand: AsyncParsableCommand {
             """,
         subcommands: [LabUpCommand.self, LabEnrollCommand.self, LabDownCommand.self, LabStatusCommand.self])
 
+    /// Creates the command with its defaults (ArgumentParser fills in the options).
     public init() {}
 }
 
 /// `--directory DIR`, shared by the lab subcommands.
 public struct LabDirectoryOption: ParsableArguments {
     @Option(name: .customLong("directory"), help: "The lab's directory (generated files, state, lab.json).")
-    public var directory: String = "var/lab"
+    var directory: String = "var/lab"
 
+    /// Creates the options with their defaults.
     public init() {}
 
     /// The directory as an absolute file URL.
@@ -35,41 +38,46 @@ public struct LabDirectoryOption: ParsableArguments {
 
 /// `ironic lab up`: starts the servers and stays in the foreground until interrupted.
 public struct LabUpCommand: AsyncParsableCommand {
+    /// The command's name, help and subcommands.
     public static let configuration = CommandConfiguration(
         commandName: "up",
         abstract: "Start N simulated servers and serve them until Ctrl-C, SIGTERM or `ironic lab down`.")
 
-    @OptionGroup public var location: LabDirectoryOption
+    @OptionGroup var location: LabDirectoryOption
 
     @Option(name: .customLong("nodes"), help: "How many servers.")
-    public var nodes: Int = 2
+    var nodes: Int = 2
 
-    @Option(name: .customLong("base-port"),
-            help: "Fixed ports: server i uses BASE+3i (BMC, UDP), BASE+3i+1 (serial), BASE+3i+2 (ipmi_sim console). Default: free ports.")
-    public var basePort: Int?
+    @Option(
+        name: .customLong("base-port"),
+        help: "Fixed ports: server i uses BASE+3i (BMC, UDP), BASE+3i+1 (serial), BASE+3i+2 (ipmi_sim console). Default: free ports.")
+    var basePort: Int?
 
     @Option(name: .customLong("username"), help: "BMC user name.")
-    public var username: String = "admin"
+    var username: String = "admin"
 
     @Option(name: .customLong("password"), help: "BMC password.")
-    public var password: String = "password"
+    var password: String = "password"
 
     @Flag(name: .customLong("no-boot-log"), help: "Keep the serial ports quiet at power-on (they still echo input).")
-    public var noBootLog = false
+    var noBootLog = false
 
     @Flag(name: .customLong("enroll"), help: "Also enroll the servers as ipmi nodes once they are up (see `ironic lab enroll`).")
-    public var enroll = false
+    var enroll = false
 
-    @OptionGroup public var api: LabAPIOptions
+    @OptionGroup var api: LabAPIOptions
 
+    /// Creates the command with its defaults (ArgumentParser fills in the options).
     public init() {}
 
+    /// Runs the command.
     public func run() async throws {
         ProcessLogging.bootstrap()
         // Signals first: one arriving during the start stops the lab as soon as it is up.
         let signals = SignalWaiter(signals: [SIGINT, SIGTERM, SIGHUP])
-        var configuration = LabConfiguration(directory: location.url, count: nodes, basePort: basePort,
-                                             username: username, password: password, bootLog: !noBootLog)
+        var configuration = LabConfiguration(
+            directory: location.url, count: nodes, basePort: basePort,
+            username: username, password: password, bootLog: !noBootLog)
         configuration.logger = Logger(label: "ironic.lab")
         let lab: Lab
         do {
@@ -77,12 +85,16 @@ public struct LabUpCommand: AsyncParsableCommand {
         } catch let error as LabError {
             throw LabCommandError(error.description)
         }
-        print(LabTable.render(lab.servers.map {
-            LabTable.Row(name: $0.name, bmcPort: $0.bmcPort, serialPort: $0.serialPort, consolePort: $0.consolePort,
-                         pid: $0.pid, running: true, power: $0.powerOn, bootDevice: $0.bootDevice, mac: $0.macAddress)
-        }))
+        print(
+            LabTable.render(
+                lab.servers.map {
+                    LabTable.Row(
+                        name: $0.name, bmcPort: $0.bmcPort, serialPort: $0.serialPort, consolePort: $0.consolePort,
+                        pid: $0.pid, running: true, power: $0.powerOn, bootDevice: $0.bootDevice, mac: $0.macAddress)
+                }))
         if let first = lab.servers.first {
-            print("""
+            print(
+                """
 
                 Try:   ipmipower -h 127.0.0.1:\(first.bmcPort) -u \(username) -p \(password) -W opensesspriv --stat
                        nc 127.0.0.1 \(first.serialPort)     (the serial port of \(first.name))
@@ -108,17 +120,20 @@ public struct LabUpCommand: AsyncParsableCommand {
 
 /// `ironic lab down`: stops the lab `ironic lab up` runs in the directory.
 public struct LabDownCommand: AsyncParsableCommand {
+    /// The command's name, help and subcommands.
     public static let configuration = CommandConfiguration(
         commandName: "down",
         abstract: "Stop the lab in the directory: signal its `ironic lab up`, then end any BMC of it left running.")
 
-    @OptionGroup public var location: LabDirectoryOption
+    @OptionGroup var location: LabDirectoryOption
 
     @Option(name: .customLong("timeout"), help: "Seconds to wait for `ironic lab up` to stop.")
-    public var timeout: Int = 20
+    var timeout: Int = 20
 
+    /// Creates the command with its defaults (ArgumentParser fills in the options).
     public init() {}
 
+    /// Runs the command.
     public func run() async throws {
         let report: LabStopReport
         do {
@@ -142,24 +157,28 @@ public struct LabDownCommand: AsyncParsableCommand {
 
 /// `ironic lab status`: what runs in the lab directory.
 public struct LabStatusCommand: AsyncParsableCommand {
+    /// The command's name, help and subcommands.
     public static let configuration = CommandConfiguration(
         commandName: "status", abstract: "Show the lab's servers: ports, BMC process, power and boot device.")
 
-    @OptionGroup public var location: LabDirectoryOption
+    @OptionGroup var location: LabDirectoryOption
 
     @Flag(name: .customLong("json"), help: "Print JSON instead of a table.")
-    public var json = false
+    var json = false
 
+    /// Creates the command with its defaults (ArgumentParser fills in the options).
     public init() {}
 
+    /// Runs the command.
     public func run() async throws {
         guard let state = try LabState.load(from: location.url) else {
             print("No lab in \(location.url.path).")
             throw ExitCode(3)
         }
         let rows = state.servers.map {
-            LabTable.Row(name: $0.name, bmcPort: $0.bmcPort, serialPort: $0.serialPort, consolePort: $0.consolePort,
-                         pid: $0.pid, running: $0.isRunning, power: $0.powerOn, bootDevice: $0.bootDevice, mac: $0.macAddress)
+            LabTable.Row(
+                name: $0.name, bmcPort: $0.bmcPort, serialPort: $0.serialPort, consolePort: $0.consolePort,
+                pid: $0.pid, running: $0.isRunning, power: $0.powerOn, bootDevice: $0.bootDevice, mac: $0.macAddress)
         }
         let ownerRunning = state.isOwnerRunning
         if json {
@@ -168,7 +187,9 @@ public struct LabStatusCommand: AsyncParsableCommand {
             let status = LabTable.Status(directory: state.directory, ownerPID: state.ownerPID, ownerRunning: ownerRunning, servers: rows)
             print(String(decoding: try encoder.encode(status), as: UTF8.self))
         } else {
-            print("Lab in \(state.directory): `ironic lab up` (pid \(state.ownerPID)) \(ownerRunning ? "running" : "NOT running, serial ports down")")
+            print(
+                "Lab in \(state.directory): `ironic lab up` (pid \(state.ownerPID)) \(ownerRunning ? "running" : "NOT running, serial ports down")"
+            )
             print(LabTable.render(rows))
         }
     }
@@ -176,15 +197,18 @@ public struct LabStatusCommand: AsyncParsableCommand {
 
 /// `ironic lab enroll`: registers the lab's servers as `ipmi` nodes through the REST API.
 public struct LabEnrollCommand: AsyncParsableCommand {
+    /// The command's name, help and subcommands.
     public static let configuration = CommandConfiguration(
         commandName: "enroll",
         abstract: "Enroll the lab's servers as ipmi nodes (POST /v1/nodes); names that exist are skipped.")
 
-    @OptionGroup public var location: LabDirectoryOption
-    @OptionGroup public var api: LabAPIOptions
+    @OptionGroup var location: LabDirectoryOption
+    @OptionGroup var api: LabAPIOptions
 
+    /// Creates the command with its defaults (ArgumentParser fills in the options).
     public init() {}
 
+    /// Runs the command.
     public func run() async throws {
         guard let state = try LabState.load(from: location.url) else {
             throw ValidationError("no lab in \(location.url.path); start one with `ironic lab up --directory \(location.directory)`")
@@ -199,14 +223,20 @@ public struct LabEnrollCommand: AsyncParsableCommand {
 /// Where the Bare Metal API is, as the `baremetal` client takes it.
 public struct LabAPIOptions: ParsableArguments {
     @Option(name: .customLong("os-endpoint"), help: "The Bare Metal API endpoint.")
-    public var endpoint: String = ProcessInfo.processInfo.environment["OS_ENDPOINT"] ?? "http://127.0.0.1:6385"
+    var endpoint: String = ProcessInfo.processInfo.environment["OS_ENDPOINT"] ?? "http://127.0.0.1:6385"
 
     @Option(name: .customLong("os-token"), help: "A token for X-Auth-Token (none by default: noauth).")
-    public var token: String?
+    var token: String?
 
     @Option(name: .customLong("resource-class"), help: "resource_class for the new nodes.")
-    public var resourceClass: String?
+    var resourceClass: String?
 
+    @Flag(
+        name: .customLong("update-existing"),
+        help: "Point nodes that already exist at the lab's current BMC ports (PATCH driver_info) instead of only warning.")
+    var updateExisting = false
+
+    /// Creates the options with their defaults.
     public init() {}
 }
 
@@ -226,7 +256,7 @@ struct LabEnrollment {
 
     func enroll(_ state: LabState) async throws {
         guard let base = URL(string: api.endpoint.hasSuffix("/") ? String(api.endpoint.dropLast()) : api.endpoint),
-              base.scheme == "http" || base.scheme == "https"
+            base.scheme == "http" || base.scheme == "https"
         else {
             throw ValidationError("--os-endpoint must be an http(s) URL, not \(api.endpoint)")
         }
@@ -234,8 +264,7 @@ struct LabEnrollment {
         for server in state.servers {
             let (existing, status) = try await send("GET", base.appendingPathComponent("v1/nodes/\(server.name)"), body: nil)
             if status == 200 {
-                let uuid = (try? JSONSerialization.jsonObject(with: existing) as? [String: Any])?["uuid"] as? String
-                print("\(server.name): exists\(uuid.map { " (\($0))" } ?? ""), skipped")
+                try await handleExisting(server, in: state, node: existing, base: base)
                 continue
             }
             guard status == 404 else {
@@ -252,7 +281,37 @@ struct LabEnrollment {
             print("\(server.name): enrolled\(uuid.map { " as \($0)" } ?? "") (ipmi, 127.0.0.1:\(server.bmcPort))")
             created += 1
         }
-        print("\(created) node(s) enrolled, \(state.servers.count - created) skipped.")
+        print("\(created) node(s) created, \(state.servers.count - created) already there.")
+    }
+
+    /// A node of that name exists: fine when it points at this server's BMC; otherwise (the
+    /// lab restarted on other ports) warn, or with `--update-existing` patch its driver_info.
+    private func handleExisting(_ server: LabState.Server, in state: LabState, node: Data, base: URL) async throws {
+        let object = (try? JSONSerialization.jsonObject(with: node)) as? [String: Any]
+        let uuid = object?["uuid"] as? String ?? "?"
+        let current = object?["driver_info"] as? [String: Any] ?? [:]
+        let wanted = state.driverInfo(for: server)
+        let stale = ["ipmi_address", "ipmi_port", "ipmi_username"].filter { key in
+            "\(current[key].map { "\($0)" } ?? "")" != wanted[key]
+        }
+        guard !stale.isEmpty else {
+            print("\(server.name): exists (\(uuid)), skipped")
+            return
+        }
+        guard api.updateExisting else {
+            print(
+                print(
+                    "\(server.name): exists (\(uuid)) with another \(stale.joined(separator: "/")); skipped (--update-existing patches it)")
+            )
+            return
+        }
+        let patch = wanted.keys.sorted().map { ["op": "add", "path": "/driver_info/\($0)", "value": wanted[$0]!] }
+        let body = try JSONSerialization.data(withJSONObject: patch, options: [.sortedKeys])
+        let (reply, status) = try await send("PATCH", base.appendingPathComponent("v1/nodes/\(server.name)"), body: body)
+        guard status == 200 else {
+            throw LabCommandError("PATCH /v1/nodes/\(server.name): HTTP \(status): \(String(decoding: reply, as: UTF8.self))")
+        }
+        print("\(server.name): exists (\(uuid)), driver_info updated to 127.0.0.1:\(server.bmcPort)")
     }
 
     private func send(_ method: String, _ url: URL, body: Data?) async throws -> (Data, Int) {
@@ -298,8 +357,10 @@ enum LabTable {
     static func render(_ rows: [Row]) -> String {
         let header = ["NAME", "BMC (UDP)", "SERIAL", "CONSOLE", "PID", "BMC", "POWER", "BOOT", "MAC"]
         let cells = rows.map {
-            [$0.name, "127.0.0.1:\($0.bmcPort)", String($0.serialPort), String($0.consolePort), String($0.pid),
-             $0.running ? "up" : "DOWN", $0.power ? "on" : "off", $0.bootDevice, $0.mac]
+            [
+                $0.name, "127.0.0.1:\($0.bmcPort)", String($0.serialPort), String($0.consolePort), String($0.pid),
+                $0.running ? "up" : "DOWN", $0.power ? "on" : "off", $0.bootDevice, $0.mac,
+            ]
         }
         let widths = header.indices.map { column in ([header] + cells).map { $0[column].count }.max() ?? 0 }
         return ([header] + cells).map { row in

@@ -58,10 +58,10 @@ struct DriversAPITests {
         #expect(properties.status == 200)
         #expect(try properties.json().objectValue != nil)
 
-        let missing = try await server.request("GET", "/v1/drivers/ipmi")
+        let missing = try await server.request("GET", "/v1/drivers/redfish")
         #expect(missing.status == 404)
-        #expect(try missing.fault()["faultstring"] == "Could not find the following driver(s) or hardware type(s): ipmi.")
-        #expect(try await server.request("GET", "/v1/drivers/ipmi/properties").status == 404)
+        #expect(try missing.fault()["faultstring"] == "Could not find the following driver(s) or hardware type(s): redfish.")
+        #expect(try await server.request("GET", "/v1/drivers/redfish/properties").status == 404)
         #expect(try await server.request("GET", "/v1/drivers/fake-hardware/raid/logical_disk_properties", version: "1.11").status == 406)
         let raid = try await server.request("GET", "/v1/drivers/fake-hardware/raid/logical_disk_properties")
         #expect(raid.status == 200 || raid.status == 404)

@@ -85,7 +85,7 @@ struct DriverInfoTests {
             "ipmi_address", "ipmi_port", "ipmi_username", "ipmi_password", "ipmi_priv_level", "ipmi_protocol_version",
             "ipmi_cipher_suite", "ipmi_hex_kg_key", "ipmi_force_boot_device", "ipmi_disable_boot_timeout",
             "ipmi_terminal_port", "ipmi_bridging", "ipmi_target_channel", "ipmi_target_address", "ipmi_transit_channel",
-            "ipmi_transit_address", "ipmi_local_address", "ipmi_workarounds",
+            "ipmi_transit_address", "ipmi_local_address", "ipmi_workarounds", "ipmi_sel_poll",
         ]
         #expect(Set(IPMIDriverInfo.properties.keys) == keys)
         let required = IPMIDriverInfo.properties.filter { $0.value.contains("Required.") }.map(\.key)

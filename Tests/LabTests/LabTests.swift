@@ -49,8 +49,10 @@ struct LabTests {
 
             // `ipmi-chassis --set-boot-flags --boot-device=...` (undocumented in FreeIPMI 1.6)
             // keeps the current device; ipmi-chassis-config sets it.
-            for (value, expected, shown) in [("PXE", "pxe", "Force PXE"), ("CD-DVD", "cdrom", "CD/DVD"),
-                                             ("BIOS-SETUP", "bios", "BIOS Setup"), ("HARD-DRIVE", "disk", "Hard drive")] {
+            for (value, expected, shown) in [
+                ("PXE", "pxe", "Force PXE"), ("CD-DVD", "cdrom", "CD/DVD"),
+                ("BIOS-SETUP", "bios", "BIOS Setup"), ("HARD-DRIVE", "disk", "Hard drive"),
+            ] {
                 let set = try await run("ipmi-chassis-config", options + ["--commit", "-e", "Chassis_Boot_Flags:Boot_Device=\(value)"])
                 #expect(set.status == 0, "\(value): \(set.output)")
                 #expect(server.bootDevice == expected)
@@ -68,8 +70,10 @@ struct LabTests {
             // ipmi_sim 2.0.33 garbles a successful answer (a client times out); the lab makes
             // it answer "unspecified error" at once instead, and records the request.
             let start = ContinuousClock.now
-            let result = try await run("ipmi-chassis", freeIPMIOptions(lab, server, sessionTimeout: .seconds(5)) + ["--chassis-identify=15"])
-            #expect(ContinuousClock.now - start < .seconds(3))
+            let result = try await run(
+                "ipmi-chassis", freeIPMIOptions(lab, server, sessionTimeout: .seconds(20)) + ["--chassis-identify=15"])
+            // Answered, not timed out: well inside the 20 s session timeout even on a loaded machine.
+            #expect(ContinuousClock.now - start < .seconds(15))
             #expect(result.output.contains("bad completion code"), "\(result.output)")
             #expect(server.identify == "15 0")
         }
@@ -83,7 +87,7 @@ struct LabTests {
             let frozen = try await run("ipmipower", freeIPMIOptions(lab, server, sessionTimeout: .seconds(1)) + ["--stat"])
             #expect(frozen.output.contains("timeout") || frozen.status != 0, "\(frozen.output)")
             #expect(!frozen.output.contains(": off"))
-            #expect(ContinuousClock.now - start < .seconds(8))
+            #expect(ContinuousClock.now - start < .seconds(15))
             // The other BMC keeps answering.
             #expect(try await run("ipmipower", freeIPMIOptions(lab, lab.servers[1]) + ["--stat"]).output.contains(": off"))
 
@@ -111,8 +115,9 @@ struct LabTests {
             #expect(sel.output.contains("CPU Temp"), "\(sel.output)")
             #expect(sel.output.contains("Upper Critical - going high"), "\(sel.output)")
             #expect(!sel.output.contains("PostInit"), "the record carries the current time")
-            #expect(try await run("ipmi-sel", freeIPMIOptions(lab, lab.servers[1]) + ["--sdr-cache-directory=\(cache.path)"])
-                .output.contains("CPU Temp") == false)
+            #expect(
+                try await run("ipmi-sel", freeIPMIOptions(lab, lab.servers[1]) + ["--sdr-cache-directory=\(cache.path)"])
+                    .output.contains("CPU Temp") == false)
 
             try await server.setTemperature(95)
             let hot = try await run("ipmi-sensors", options)
@@ -141,7 +146,8 @@ struct LabTests {
             try await Task.sleep(for: .milliseconds(600))
             #expect(client.received.isEmpty, "nothing while off")
 
-            _ = try await run("ipmi-chassis-config", freeIPMIOptions(lab, server) + ["--commit", "-e", "Chassis_Boot_Flags:Boot_Device=PXE"])
+            _ = try await run(
+                "ipmi-chassis-config", freeIPMIOptions(lab, server) + ["--commit", "-e", "Chassis_Boot_Flags:Boot_Device=PXE"])
             _ = try await run("ipmipower", freeIPMIOptions(lab, server) + ["--on"])
             #expect(await client.waitFor("\(server.name) login: "), "\(client.received)")
             #expect(client.received.contains("SeaBIOS"))
@@ -168,10 +174,12 @@ struct LabTests {
             let server = lab.servers[0]
             #expect(server.bmcPort <= 32767, "libipmiconsole refuses higher ports")
             let options = "-h 127.0.0.1:\(server.bmcPort) -u \(lab.username) -p \(lab.password) -W \(Lab.ipmiWorkarounds)"
-            async let console = runInteractive("timeout 15 ipmiconsole \(options)", input: [
-                (.seconds(5), "\r"), (.milliseconds(500), "a"), (.milliseconds(300), "b"), (.milliseconds(300), "\r"),
-                (.seconds(1), "&."),
-            ])
+            async let console = runInteractive(
+                "timeout 15 ipmiconsole \(options)",
+                input: [
+                    (.seconds(5), "\r"), (.milliseconds(500), "a"), (.milliseconds(300), "b"), (.milliseconds(300), "\r"),
+                    (.seconds(1), "&."),
+                ])
             try await Task.sleep(for: .seconds(1.5))
             _ = try await run("ipmipower", freeIPMIOptions(lab, server) + ["--on"])
             let output = try await console
