@@ -14,9 +14,9 @@ public struct LabCommand: AsyncParsableCommand {
         commandName: "lab",
         abstract: "Simulated bare-metal servers on 127.0.0.1: ipmi_sim BMCs with power, boot device, SEL and serial console.",
         discussion: """
-            `ironic lab up` runs in the foreground and serves the servers' serial ports until it is \
-            interrupted (Ctrl-C, SIGTERM, or `ironic lab down` from another shell), then stops every \
-            BMC it started. See docs/lab.md.
+            `ironic lab up` starts the servers in a background process that serves their serial ports \
+            and returns once every BMC answers (`--foreground` keeps it in the terminal instead); \
+            `ironic lab down` stops everything it started. See docs/lab.md.
             """,
         subcommands: [LabUpCommand.self, LabEnrollCommand.self, LabDownCommand.self, LabStatusCommand.self])
 
@@ -36,12 +36,21 @@ public struct LabDirectoryOption: ParsableArguments {
     public var url: URL { URL(fileURLWithPath: directory).standardizedFileURL }
 }
 
-/// `ironic lab up`: starts the servers and stays in the foreground until interrupted.
+/// `ironic lab up`: starts the servers. By default a background process keeps them (it serves
+/// their serial ports) and the command returns once every BMC answers, so
+/// `ironic lab up --nodes 5 && ironic lab enroll` works; `--foreground` keeps the lab in the
+/// terminal until Ctrl-C.
 public struct LabUpCommand: AsyncParsableCommand {
     /// The command's name, help and subcommands.
     public static let configuration = CommandConfiguration(
         commandName: "up",
-        abstract: "Start N simulated servers and serve them until Ctrl-C, SIGTERM or `ironic lab down`.")
+        abstract: "Start N simulated servers, kept by a background process until `ironic lab down`.")
+
+    @Flag(name: .customLong("foreground"), help: "Stay in the foreground and serve the lab until Ctrl-C or SIGTERM.")
+    var foreground = false
+
+    @Option(name: .customLong("start-timeout"), help: "Seconds to wait for the background lab to come up.")
+    var startTimeout: Double = 120
 
     @OptionGroup var location: LabDirectoryOption
 
@@ -72,6 +81,10 @@ public struct LabUpCommand: AsyncParsableCommand {
 
     /// Runs the command.
     public func run() async throws {
+        if !foreground {
+            try await runDetached()
+            return
+        }
         ProcessLogging.bootstrap()
         // Signals first: one arriving during the start stops the lab as soon as it is up.
         let signals = SignalWaiter(signals: [SIGINT, SIGTERM, SIGHUP])
@@ -390,5 +403,63 @@ final class SignalWaiter {
     func next() async -> Int32 {
         for await number in stream { return number }
         return 0
+    }
+}
+
+extension LabUpCommand {
+    /// Starts `ironic lab up --foreground` with the same options as a background process in a
+    /// session of its own (output in `DIR/lab-up.log`), waits until it has written the lab's
+    /// state with every BMC up, prints the table, and enrolls when asked.
+    func runDetached() async throws {
+        let directory = location.url
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        if let existing = try? LabState.load(from: directory), existing.isOwnerRunning {
+            throw LabCommandError("A lab is already running in \(directory.path) (pid \(existing.ownerPID)); `ironic lab down` stops it.")
+        }
+        let logURL = directory.appendingPathComponent("lab-up.log")
+        FileManager.default.createFile(atPath: logURL.path, contents: nil)
+        let log = try FileHandle(forWritingTo: logURL)
+        var arguments = ["lab", "up", "--foreground", "--directory", location.directory, "--nodes", String(nodes),
+                         "--username", username, "--password", password]
+        if let basePort { arguments += ["--base-port", String(basePort)] }
+        if noBootLog { arguments.append("--no-boot-log") }
+        // setsid(1) gives the keeper a session of its own (no SIGHUP when this terminal goes);
+        // it may fork to do so, so the keeper is recognised by the state it writes, not by PID.
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/setsid")
+        process.arguments = [URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path] + arguments
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = log
+        process.standardError = log
+        let launched = Date().addingTimeInterval(-1)
+        try process.run()
+        let deadline = Date().addingTimeInterval(startTimeout)
+        var state: LabState?
+        while Date() < deadline {
+            if !process.isRunning, process.terminationStatus != 0 {
+                let tail = (try? String(contentsOf: logURL, encoding: .utf8)) ?? ""
+                throw LabCommandError("The lab did not start (exit status \(process.terminationStatus)):\n\(tail)")
+            }
+            if let current = try? LabState.load(from: directory), current.startedAt >= launched, current.isOwnerRunning {
+                state = current
+                break
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        guard let state else {
+            _ = try? await Lab.stopRunning(in: directory, timeout: .seconds(20))
+            throw LabCommandError("The lab did not come up within \(Int(startTimeout)) s; see \(logURL.path).")
+        }
+        print(
+            LabTable.render(
+                state.servers.map {
+                    LabTable.Row(
+                        name: $0.name, bmcPort: $0.bmcPort, serialPort: $0.serialPort, consolePort: $0.consolePort,
+                        pid: $0.pid, running: $0.isRunning, power: $0.powerOn, bootDevice: $0.bootDevice, mac: $0.macAddress)
+                }))
+        print("\nThe lab runs in the background (pid \(state.ownerPID), log \(logURL.path)); `ironic lab down --directory \(location.directory)` stops it.")
+        if enroll {
+            try await LabEnrollment(api: api).enroll(state)
+        }
     }
 }

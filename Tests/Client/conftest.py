@@ -82,7 +82,7 @@ class IronicServer:
     def write_config(self) -> None:
         self.config_file.write_text(textwrap.dedent(f"""\
             [DEFAULT]
-            enabled_hardware_types = fake-hardware
+            enabled_hardware_types = fake-hardware, ipmi
 
             [api]
             host_ip = 127.0.0.1
@@ -94,6 +94,10 @@ class IronicServer:
             [conductor]
             heartbeat_interval = 1
             automated_clean = false
+
+            [ipmi]
+            min_command_interval = 0.05
+            session_timeout = 2
             """))
 
     def start(self) -> None:
