@@ -30,12 +30,14 @@ extension Lab {
         var pids: [pid_t] = []
         var listeners: [Int32] = []
         var hub: SerialHub?
+        var spawner: Spawner?
         var ports: [Int] = []
         var directory: String?
         var generated: (URL, [String], Bool)?
 
         func run() {
             POSIX.terminateChildren(pids)
+            spawner?.stop()
             hub?.stop()
             listeners.forEach { close($0) }
             if let (url, names, created) = generated {
@@ -63,6 +65,12 @@ extension Lab {
             let createdDirectory = try Self.prepare(directory: directory, logger: logger)
             let names = (0..<configuration.count).map(Lab.serverName)
             if !configuration.keepFiles { rollback.generated = (directory, names, createdDirectory) }
+
+            let spawner = Spawner()
+            rollback.spawner = spawner
+            if !spawner.tiesChildrenToProcess {
+                logger.warning("setpriv (util-linux) not found: BMCs outlive this process unless the lab is stopped")
+            }
 
             let script = directory.appendingPathComponent(Lab.chassisControlFileName)
             try Data(LabFiles.chassisControlScript.utf8).write(to: script, options: .atomic)
@@ -92,7 +100,8 @@ extension Lab {
                 let launch = SimulatedServer.Launch(
                     executable: executable, configPath: node.appendingPathComponent("lan.conf").path,
                     emulationPath: emulation.path, stateDirectory: state,
-                    logPath: node.appendingPathComponent("ipmi_sim.log").path, username: configuration.username)
+                    logPath: node.appendingPathComponent("ipmi_sim.log").path, username: configuration.username,
+                    spawner: spawner)
                 plans.append(
                     Plan(
                         name: name, index: index, nodeDirectory: node, chassisDirectory: chassis,
@@ -134,8 +143,8 @@ extension Lab {
                     chassisDirectory: $0.chassisDirectory, launch: $0.launch, pid: $0.pid, stateFile: stateFile)
             }
             self.init(
-                servers: servers, directory: directory, configuration: configuration, hub: hub, stateFile: stateFile,
-                createdDirectory: createdDirectory, ports: rollback.ports)
+                servers: servers, directory: directory, configuration: configuration, hub: hub, spawner: spawner,
+                stateFile: stateFile, createdDirectory: createdDirectory, ports: rollback.ports)
             logger.info("lab started", metadata: ["directory": "\(directory.path)", "servers": "\(servers.count)"])
         } catch {
             rollback.run()

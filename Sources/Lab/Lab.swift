@@ -38,6 +38,7 @@ public final class Lab: Sendable {
 
     let configuration: LabConfiguration
     private let hub: SerialHub
+    private let spawner: Spawner
     private let stateFile: LabStateFile
     private let createdDirectory: Bool
     private let ports: [Int]
@@ -65,7 +66,7 @@ public final class Lab: Sendable {
     }
 
     init(
-        servers: [SimulatedServer], directory: URL, configuration: LabConfiguration, hub: SerialHub,
+        servers: [SimulatedServer], directory: URL, configuration: LabConfiguration, hub: SerialHub, spawner: Spawner,
         stateFile: LabStateFile, createdDirectory: Bool, ports: [Int]
     ) {
         self.servers = servers
@@ -74,6 +75,7 @@ public final class Lab: Sendable {
         self.password = configuration.password
         self.configuration = configuration
         self.hub = hub
+        self.spawner = spawner
         self.stateFile = stateFile
         self.createdDirectory = createdDirectory
         self.ports = ports
@@ -117,6 +119,7 @@ public final class Lab: Sendable {
         guard first else { return }
         let pids = servers.map { $0.takePIDForShutdown() }.filter { $0 > 0 }
         POSIX.terminateChildren(pids)
+        spawner.stop()
         hub.stop()
         stateFile.remove()
         if !configuration.keepFiles {

@@ -49,11 +49,13 @@ public final class SimulatedServer: Sendable {
         var logPath: String
         /// The BMC user that sets the SEL clock after a start.
         var username: String
+        /// The lab's spawner (BMCs die with the process that started them).
+        var spawner: Spawner
 
         var arguments: [String] { ["-c", configPath, "-f", emulationPath, "-s", stateDirectory, "-n"] }
 
         func spawn() throws(LabError) -> pid_t {
-            try POSIX.spawn(executable: executable, arguments: arguments, logPath: logPath)
+            try spawner.spawn(executable: executable, arguments: arguments, logPath: logPath)
         }
     }
 

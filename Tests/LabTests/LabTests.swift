@@ -248,6 +248,21 @@ struct LabTests {
         #expect(throws: LabError.notRunning(name: "lab-node-0")) { try lab.servers[0].freeze() }
     }
 
+    @Test func bmcsDieWithTheThreadThatStartedThem() async throws {
+        // What makes BMCs die with a process that exits without stop(): PR_SET_PDEATHSIG
+        // fires when the spawning thread ends.
+        let spawner = Spawner()
+        try #require(spawner.tiesChildrenToProcess, "setpriv (util-linux) is missing")
+        let pid = try spawner.spawn(executable: "/bin/sleep", arguments: ["30"], logPath: "/dev/null")
+        #expect(POSIX.isAlive(pid))
+        // setpriv sets the death signal and then execs: a thread that ends before that goes
+        // unnoticed (a lab waits far longer: until its BMCs answer).
+        #expect(await eventually { POSIX.commandLine(of: pid)?.first == "/bin/sleep" })
+        spawner.stop()
+        #expect(await eventually { POSIX.reapIfExited(pid) })
+        #expect(throws: LabError.self) { try spawner.spawn(executable: "/bin/true", arguments: [], logPath: "/dev/null") }
+    }
+
     @Test func stopKeepsADirectoryItDidNotCreate() async throws {
         let directory = temporaryLabDirectory()
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
