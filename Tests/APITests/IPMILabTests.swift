@@ -107,6 +107,14 @@ struct IPMILabTests {
             #expect(failed["provision_state"] == "enroll")
             #expect(failed["last_error"]?.stringValue?.isEmpty == false)
 
+            // Nothing answers on this port: the BMC is unreachable.
+            var unreachable = lab.driverInfo(for: lab.servers[0]).mapValues(JSONValue.string)
+            unreachable["ipmi_port"] = "9"
+            _ = try await server.createNode(["name": "unreachable", "driver": "ipmi", "driver_info": .object(unreachable)])
+            let silent = try await server.provision("unreachable", "manage")
+            #expect(silent["provision_state"] == "enroll")
+            #expect(silent["last_error"]?.stringValue?.contains("127.0.0.1:9") == true, "\(silent["last_error"] ?? .null)")
+
             let missing = try await server.request("POST", "/v1/nodes", json: ["driver": "ipmi", "name": "no-address"])
             #expect(missing.status == 201)
             let validation = try await server.request("GET", "/v1/nodes/no-address/validate").json()
