@@ -46,6 +46,7 @@ bench: deps
 	-@dpkg -s wrk >/dev/null 2>&1 || $(MAKE) --no-print-directory deps APT_PACKAGES=wrk
 	$(SWIFT) build -c release --product ironic
 	python3 Benchmarks/bench.py --ironic .build/release/ironic $(BENCH_ARGS)
+	$(SWIFT) build -c release --product ironic-bench-sync && .build/release/ironic-bench-sync
 
 clean:
 	rm -rf .build var

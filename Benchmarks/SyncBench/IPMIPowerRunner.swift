@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -12,8 +13,9 @@ import Foundation
 /// The command line matches what the ipmi nodes use: IPMI 2.0 (`-D LAN_2_0`; ipmipower's own
 /// default is IPMI 1.5), ADMINISTRATOR privilege (`-l ADMIN`; its default is OPERATOR), the
 /// `opensesspriv` workaround ipmi_sim needs, cipher suite 3 (the default of both), and the
-/// benchmark's session timeout. Everything else, including the fanout (all hosts at once) and
-/// the 400 ms retransmission timeout, is ipmipower's default.
+/// benchmark's session timeout. Everything else, including the fanout and the 400 ms
+/// retransmission timeout, is ipmipower's default (a shorter retransmission timeout makes
+/// most of 200 BMCs miss the session timeout here; `-F` 16, 64 or 200 was no faster).
 struct IPMIPowerRunner: Sendable {
     /// The `ipmipower` executable.
     let executable: String
@@ -31,6 +33,8 @@ struct IPMIPowerRunner: Sendable {
     struct Run: Sendable {
         /// From just before the spawn until the process had exited.
         var seconds: Double
+        /// From just before the spawn until the last `on`/`off` line arrived (nil without one).
+        var lastAnswerSeconds: Double?
         var exitStatus: Int32
         /// Lines that report `on` or `off`.
         var powerLines: Int
@@ -59,19 +63,15 @@ struct IPMIPowerRunner: Sendable {
     /// Runs ipmipower once. It is killed (and the run fails) if it is still running after the
     /// session timeout plus `grace`.
     func run(grace: Duration = .seconds(60)) async throws -> Run {
-        let stdoutURL = outputDirectory.appendingPathComponent("ipmipower.out")
         let stderrURL = outputDirectory.appendingPathComponent("ipmipower.err")
-        for url in [stdoutURL, stderrURL] {
-            guard FileManager.default.createFile(atPath: url.path, contents: nil) else {
-                throw BenchError("cannot create \(url.path)")
-            }
+        guard FileManager.default.createFile(atPath: stderrURL.path, contents: nil) else {
+            throw BenchError("cannot create \(stderrURL.path)")
         }
-        let stdout = try FileHandle(forWritingTo: stdoutURL)
         let stderr = try FileHandle(forWritingTo: stderrURL)
-        defer {
-            try? stdout.close()
-            try? stderr.close()
-        }
+        defer { try? stderr.close() }
+        // stdout through a pipe, read as it comes: ipmipower prints each BMC's state when it
+        // has it, so the arrival times show when the BMCs that answer were done.
+        let stdout = Pipe()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
@@ -94,30 +94,65 @@ struct IPMIPowerRunner: Sendable {
         }
         let pid = process.processIdentifier
         children.add(pid)
-        // Bounded: an ipmipower that hangs is killed by its PID, and its exit ends the wait.
+        // Only the child may hold the write end, or the reader would never see the end of it.
+        try? stdout.fileHandleForWriting.close()
+        let reader = PipeReader(stdout.fileHandleForReading.fileDescriptor)
+        // Bounded: an ipmipower that hangs is killed by its PID; its exit ends both waits.
         let limit = sessionTimeout + grace
         let killer = Task { [children] in
             try await Task.sleep(for: limit)
-            children.signal(pid, SIGKILL)
+            children.send(SIGKILL, to: pid)
         }
         var end = clock.now
         for await instant in exited.stream {
             end = instant
             break
         }
+        let output = await reader.wait()
         killer.cancel()
         children.remove(pid)
+        try? stdout.fileHandleForReading.close()
         let status = process.terminationStatus
         if process.terminationReason == .uncaughtSignal {
             throw BenchError("ipmipower was killed by signal \(status) (still running after the session timeout plus \(grace))")
         }
-        let text = (try? String(contentsOf: stdoutURL, encoding: .utf8)) ?? ""
-        let lines = text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        let power = lines.filter { $0.hasSuffix(": on") || $0.hasSuffix(": off") }
-        var other = lines.filter { !($0.hasSuffix(": on") || $0.hasSuffix(": off")) }
+        let text = String(decoding: output.flatMap(\.bytes), as: UTF8.self)
+        try? Data(text.utf8).write(to: outputDirectory.appendingPathComponent("ipmipower.out"))
+
+        // Each line is stamped with the arrival of the chunk that ended it.
+        var power = 0
+        var other: [String] = []
+        var lastAnswer: ContinuousClock.Instant?
+        var pending: [UInt8] = []
+        for chunk in output {
+            for byte in chunk.bytes {
+                guard byte == UInt8(ascii: "\n") else {
+                    pending.append(byte)
+                    continue
+                }
+                let line = String(decoding: pending, as: UTF8.self).trimmingCharacters(in: .whitespaces)
+                pending.removeAll(keepingCapacity: true)
+                if Self.isPowerState(line) {
+                    power += 1
+                    lastAnswer = chunk.arrived
+                } else if !line.isEmpty {
+                    other.append(line)
+                }
+            }
+        }
+        let rest = String(decoding: pending, as: UTF8.self).trimmingCharacters(in: .whitespaces)
+        if !rest.isEmpty { other.append(rest) }
         let errors = ((try? String(contentsOf: stderrURL, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
         other += errors.filter { !$0.isEmpty }.map { "stderr: \($0)" }
-        return Run(seconds: Self.seconds(start.duration(to: end)), exitStatus: status, powerLines: power.count, otherLines: other)
+        return Run(
+            seconds: Self.seconds(start.duration(to: end)),
+            lastAnswerSeconds: lastAnswer.map { Self.seconds(start.duration(to: $0)) }, exitStatus: status, powerLines: power,
+            otherLines: other)
+    }
+
+    /// "HOST: on" or "HOST: off".
+    static func isPowerState(_ line: String) -> Bool {
+        line.hasSuffix(": on") || line.hasSuffix(": off")
     }
 
     /// `ipmipower --version`'s first line, e.g. "ipmipower - 1.6.10".
@@ -157,5 +192,39 @@ struct IPMIPowerRunner: Sendable {
 
     static func seconds(_ duration: Duration) -> Double {
         Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+}
+
+/// Reads a file descriptor to its end on a thread of its own (a blocking read never runs on the
+/// cooperative pool), noting when each chunk arrived.
+final class PipeReader: Sendable {
+    /// Bytes as one `read` returned them, with the time it returned.
+    struct Chunk: Sendable {
+        var arrived: ContinuousClock.Instant
+        var bytes: [UInt8]
+    }
+
+    private let chunks = Mutex<[Chunk]>([])
+    private let finished = AsyncStream<Void>.makeStream()
+
+    /// Starts reading `descriptor`; the caller keeps it open until `wait()` returns.
+    init(_ descriptor: Int32) {
+        Thread.detachNewThread { [self] in
+            var buffer = [UInt8](repeating: 0, count: 16_384)
+            while true {
+                let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+                if count < 0 && errno == EINTR { continue }
+                guard count > 0 else { break }
+                let chunk = Chunk(arrived: ContinuousClock.now, bytes: Array(buffer[0..<count]))
+                chunks.withLock { $0.append(chunk) }
+            }
+            finished.continuation.finish()
+        }
+    }
+
+    /// Waits for the end of the data (the writer closed its end) and returns every chunk.
+    func wait() async -> [Chunk] {
+        for await _ in finished.stream {}
+        return chunks.withLock { $0 }
     }
 }

@@ -12,6 +12,14 @@ struct TimedSeries: Encodable, Sendable {
     var warmupSeconds: Double?
     /// Every timed run, in order.
     var seconds: [Double] = []
+    /// When the last BMC that answered did, from the start of each timed run.
+    var lastAnswerSeconds: [Double] = []
+
+    /// Adds a timed run.
+    mutating func record(_ seconds: Double, lastAnswer: Double?) {
+        self.seconds.append(seconds)
+        lastAnswerSeconds.append(lastAnswer ?? .nan)
+    }
 
     var median: Double { Self.median(seconds) }
     var minimum: Double { seconds.min() ?? .nan }
@@ -23,7 +31,7 @@ struct TimedSeries: Encodable, Sendable {
     }
 
     static func median(_ values: [Double]) -> Double {
-        let sorted = values.sorted()
+        let sorted = values.filter(\.isFinite).sorted()
         guard !sorted.isEmpty else { return .nan }
         let middle = sorted.count / 2
         return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
@@ -36,15 +44,22 @@ struct TimedSeries: Encodable, Sendable {
         try container.encodeIfPresent(ipmiThreads, forKey: .ipmiThreads)
         try container.encodeIfPresent(warmupSeconds, forKey: .warmupSeconds)
         try container.encode(seconds, forKey: .seconds)
-        try container.encode(median, forKey: .median)
-        try container.encode(minimum, forKey: .minimum)
+        // JSON has no NaN: a missing figure is null.
+        try container.encode(Self.finite(median), forKey: .median)
+        try container.encode(Self.finite(minimum), forKey: .minimum)
+        try container.encode(lastAnswerSeconds.map(Self.finite), forKey: .lastAnswerSeconds)
+        try container.encode(Self.finite(Self.median(lastAnswerSeconds)), forKey: .lastAnswerMedian)
     }
+
+    static func finite(_ value: Double) -> Double? { value.isFinite ? value : nil }
 
     private enum CodingKeys: String, CodingKey {
         case tool, workers, seconds, median
         case minimum = "min"
         case ipmiThreads = "ipmi_threads"
         case warmupSeconds = "warmup_seconds"
+        case lastAnswerSeconds = "last_answer_seconds"
+        case lastAnswerMedian = "last_answer_median"
     }
 }
 
@@ -65,6 +80,8 @@ struct SyncBenchResults: Encodable, Sendable {
     var frozen: [TimedSeries] = []
     /// Nodes checked in every frozen pass (N-1 expected), per worker count.
     var frozenChecked: [String: [Int]] = [:]
+    /// Power states ipmipower printed in every frozen run (N-1 expected).
+    var frozenIPMIPowerLines: [Int] = []
     /// A pass after the thaw checked every node.
     var recoveredAfterThaw: Bool?
     var goalMet: Bool?
@@ -81,6 +98,7 @@ struct SyncBenchResults: Encodable, Sendable {
         case labStartSeconds = "lab_start_seconds"
         case frozenBMC = "frozen_bmc"
         case frozenChecked = "frozen_checked"
+        case frozenIPMIPowerLines = "frozen_ipmipower_power_lines"
         case recoveredAfterThaw = "recovered_after_thaw"
         case goalMet = "goal_within_2x_met"
         case goalRatio = "goal_ratio"
@@ -111,10 +129,10 @@ struct SyncBenchResults: Encodable, Sendable {
         lines.append(String(repeating: "-", count: 86))
         let floor = ipmipowerHealthy?.median ?? .nan
         for series in healthy {
-            let ratio = series.workers == nil ? "1.00x (floor)" : Self.ratio(series.median / floor)
+            let ratio = Self.ratio(series.median / floor)
             lines.append(Self.row(series.label, Self.format(series.median), Self.format(series.minimum), ratio))
         }
-        lines.append("(ratio: median ÷ ipmipower's median; below 2x is the goal)")
+        lines.append("(ratio: median ÷ ipmipower's median, ipmipower being the floor; below 2x is the goal)")
         if let goalRatio, let goalMet {
             lines.append(
                 "goal: within 2x (\(defaultWorkers) workers, the default): \(goalMet ? "met" : "not met") (\(Self.ratio(goalRatio)))")
@@ -127,23 +145,29 @@ struct SyncBenchResults: Encodable, Sendable {
         guard let frozenBMC, !frozen.isEmpty else { return lines.joined(separator: "\n") }
         lines.append("")
         lines.append(
-            "one frozen BMC (\(frozenBMC), SIGSTOP); its own timeout: session \(timeout) s, command retry \(Self.format(retryTimeoutSeconds)) s")
-        lines.append(Self.row("frozen: one pass over every BMC", "median s", "healthy s", "delta s", "checked"))
-        lines.append(String(repeating: "-", count: 86))
+            "one frozen BMC (\(frozenBMC), SIGSTOP); its own timeout: session \(timeout) s, command retry \(Self.format(retryTimeoutSeconds)) s"
+        )
+        lines.append(Self.row("frozen: one pass over every BMC", "median s", "healthy s", "delta s", "last answer", "answered"))
+        lines.append(String(repeating: "-", count: 100))
         for series in frozen {
             let before = healthy.first { $0.workers == series.workers && $0.tool == series.tool }?.median ?? .nan
-            let checked: String
-            if let workers = series.workers, let counts = frozenChecked[String(workers)] {
-                checked = Set(counts).count == 1 ? "\(counts[0])/\(nodes)" : counts.map(String.init).joined(separator: ",")
-            } else {
-                checked = "\(nodes - 1)/\(nodes) lines"
-            }
+            let counts = series.workers.map { frozenChecked[String($0)] ?? [] } ?? frozenIPMIPowerLines
+            let checked = Set(counts).count == 1 ? "\(counts[0])/\(nodes)" : counts.map(String.init).joined(separator: ",")
             lines.append(
-                Self.row(series.label, Self.format(series.median), Self.format(before), "+" + Self.format(series.median - before), checked))
+                Self.row(
+                    series.label, Self.format(series.median), Self.format(before), "+" + Self.format(series.median - before),
+                    Self.format(TimedSeries.median(series.lastAnswerSeconds)) + " s", checked))
         }
         lines.append(
-            "(delta: frozen median − healthy median; the claim holds when every sync delta ≤ the BMC's timeout \(Self.format(frozenBudgetSeconds)) s + \(Int(Self.frozenSlack * 100)) %)"
+            "(delta: frozen median − healthy median; last answer: median time from the start until the last of the other BMCs\n had answered; answered: nodes checked by the pass, power states printed by ipmipower. The claim holds when every sync delta ≤ the frozen BMC's timeout \(Self.format(frozenBudgetSeconds)) s + \(Int(Self.frozenSlack * 100)) % and every other node is checked)"
         )
+        if let ours = frozen.first(where: { $0.workers == defaultWorkers }), let theirs = ipmipowerFrozen {
+            let healthyPass = healthySync(workers: defaultWorkers)?.median ?? .nan
+            lines.append(
+                "the other \(nodes - 1) BMCs: the last answered \(Self.format(TimedSeries.median(ours.lastAnswerSeconds))) s into a sync pass "
+                    + "(\(defaultWorkers) workers; healthy pass \(Self.format(healthyPass)) s), "
+                    + "\(Self.format(TimedSeries.median(theirs.lastAnswerSeconds))) s into an ipmipower run")
+        }
         if let frozenClaimMet {
             lines.append("frozen BMC: sync pass grew by at most its timeout: \(frozenClaimMet ? "met" : "not met")")
         }

@@ -1,6 +1,8 @@
 import Conductor
 import Core
 import Foundation
+import HardwareTypes
+import IPMIHardware
 import Lab
 import Logging
 import Server
@@ -50,12 +52,18 @@ struct SyncFleet: Sendable {
 
     /// A conductor (no services started) over the store, with its own registry and so its own
     /// FreeIPMI client and thread pool.
+    ///
+    /// The registry is composed as `ServiceFactory.makeRegistry` composes it (one FreeIPMI client
+    /// from `[ipmi]` shared by every ipmi interface), except that the client is created at once
+    /// and wrapped in an `AnswerClock`.
     func conductor(workers: Int, logger: Logger) throws -> SyncConductor {
         let config = config(workers: workers)
-        let registry = try ServiceFactory.makeRegistry(config)
+        let answers = AnswerClock(ShippedHardware.makeBMCClient(config.ipmi, logger: ServiceFactory.makeLogger("ironic.ipmi", config)))
+        let interfaces = IPMIInterfaces(client: answers, settings: IPMIDriverSettings(ipmi: config.ipmi, conductor: config.conductor))
+        let registry = try ShippedHardware.registry(config: config.drivers, ipmi: interfaces)
         let conductor = Conductor(
             hostname: config.host, store: store, registry: registry, config: config.conductor, logger: logger)
-        return SyncConductor(workers: workers, ipmiThreads: config.ipmi.workerThreads, conductor: conductor)
+        return SyncConductor(workers: workers, ipmiThreads: config.ipmi.workerThreads, conductor: conductor, answers: answers)
     }
 }
 
@@ -66,12 +74,29 @@ struct SyncConductor: Sendable {
     /// `[ipmi] worker_threads`.
     let ipmiThreads: Int
     let conductor: Conductor
+    let answers: AnswerClock
+
+    /// What one pass took.
+    struct Pass: Sendable {
+        /// The whole `syncPowerStates()` call.
+        var seconds: Double
+        /// From the start of the pass until the last BMC that answered did (nil if none did).
+        var lastAnswerSeconds: Double?
+        /// Get Chassis Status answers during the pass.
+        var answers: Int
+        var report: PowerSyncReport
+    }
 
     /// One timed `syncPowerStates()` pass.
-    func pass() async -> (seconds: Double, report: PowerSyncReport) {
+    func pass() async -> Pass {
+        answers.reset()
         let clock = ContinuousClock()
         let start = clock.now
         let report = await conductor.syncPowerStates()
-        return (IPMIPowerRunner.seconds(start.duration(to: clock.now)), report)
+        let end = clock.now
+        let (count, last) = answers.snapshot()
+        return Pass(
+            seconds: IPMIPowerRunner.seconds(start.duration(to: end)),
+            lastAnswerSeconds: last.map { IPMIPowerRunner.seconds(start.duration(to: $0)) }, answers: count, report: report)
     }
 }
