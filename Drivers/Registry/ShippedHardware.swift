@@ -94,7 +94,7 @@ public enum ShippedHardware {
 /// A BMC client that builds the real one on first use and hands every call to it: a registry
 /// is built by every service and many tests, most of which never talk to a BMC, and the real
 /// client starts its thread pool when created.
-final class DeferredBMCClient: BMCClient {
+final class DeferredBMCClient: ForwardingBMCClient {
     private let make: @Sendable () -> any BMCClient
     private let made = Mutex<(any BMCClient)?>(nil)
 
@@ -102,48 +102,12 @@ final class DeferredBMCClient: BMCClient {
         self.make = make
     }
 
-    private var client: any BMCClient {
+    var forwardedClient: any BMCClient {
         made.withLock { made in
             if let made { return made }
             let client = make()
             made = client
             return client
         }
-    }
-
-    func chassisStatus(_ options: BMCSessionOptions) async throws -> ChassisStatus {
-        try await client.chassisStatus(options)
-    }
-
-    func chassisControl(_ action: ChassisControl, _ options: BMCSessionOptions) async throws {
-        try await client.chassisControl(action, options)
-    }
-
-    func setBootDevice(_ device: BootDeviceSelector, persistent: Bool, efi: Bool, _ options: BMCSessionOptions) async throws {
-        try await client.setBootDevice(device, persistent: persistent, efi: efi, options)
-    }
-
-    func bootFlags(_ options: BMCSessionOptions) async throws -> BootFlags {
-        try await client.bootFlags(options)
-    }
-
-    func resetBMC(warm: Bool, _ options: BMCSessionOptions) async throws {
-        try await client.resetBMC(warm: warm, options)
-    }
-
-    func deviceID(_ options: BMCSessionOptions) async throws -> DeviceID {
-        try await client.deviceID(options)
-    }
-
-    func readSEL(after recordID: UInt16?, _ options: BMCSessionOptions) async throws -> [SELRecord] {
-        try await client.readSEL(after: recordID, options)
-    }
-
-    func clearSEL(_ options: BMCSessionOptions) async throws {
-        try await client.clearSEL(options)
-    }
-
-    func sensors(_ options: BMCSessionOptions) async throws -> [SensorReading] {
-        try await client.sensors(options)
     }
 }

@@ -8,11 +8,6 @@ import Testing
 /// `ipmi_sim` BMCs that the test starts on loopback.
 @Suite("ipmi hardware type against simulated BMCs", .serialized)
 struct IPMILabTests {
-    static func startLab(_ count: Int) async throws -> Lab {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ironic-lab-\(UUID().uuidString)")
-        return try await Lab.start(LabConfiguration(directory: directory, count: count))
-    }
-
     static func startServer() async throws -> TestServer {
         try await TestServer.start { config in
             config.drivers.enabledHardwareTypes = ["fake-hardware", "ipmi"]
@@ -30,21 +25,16 @@ struct IPMILabTests {
     /// Runs `body` with a lab of `count` servers and a server configured for them; both are
     /// stopped (awaited) whatever `body` does.
     static func withLab(_ count: Int, _ body: (Lab, TestServer) async throws -> Void) async throws {
-        let lab = try await startLab(count)
-        let server: TestServer
-        do { server = try await startServer() } catch {
-            await lab.stop()
-            throw error
-        }
-        do {
-            try await body(lab, server)
-        } catch {
+        try await Lab.withTemporaryLab(count: count) { lab in
+            let server = try await startServer()
+            do {
+                try await body(lab, server)
+            } catch {
+                await server.stop()
+                throw error
+            }
             await server.stop()
-            await lab.stop()
-            throw error
         }
-        await server.stop()
-        await lab.stop()
     }
 
     static func enroll(_ server: TestServer, _ lab: Lab, _ index: Int, name: String, password: String? = nil) async throws -> JSONValue {

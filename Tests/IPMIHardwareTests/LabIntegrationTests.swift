@@ -9,16 +9,7 @@ import Testing
 
 /// Starts a lab of `count` ipmi_sim servers in a fresh directory and stops it when `body` ends.
 private func withLab<T>(count: Int = 1, _ body: (Lab) async throws -> T) async throws -> T {
-    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ipmi-hw-tests-\(UUID().uuidString)")
-    let lab = try await Lab.start(LabConfiguration(directory: directory, count: count))
-    do {
-        let result = try await body(lab)
-        await lab.stop()
-        return result
-    } catch {
-        await lab.stop()
-        throw error
-    }
+    try await Lab.withTemporaryLab(count: count, body)
 }
 
 /// The ipmi interfaces over a real FreeIPMI client with short pacing and timeouts.

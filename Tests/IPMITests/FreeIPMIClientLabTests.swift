@@ -7,16 +7,7 @@ import Testing
 
 /// A lab of `count` ipmi_sim servers in a fresh directory, stopped when `body` ends.
 func withLab<T>(count: Int = 1, _ body: (Lab) async throws -> T) async throws -> T {
-    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ipmi-tests-\(UUID().uuidString)")
-    let lab = try await Lab.start(LabConfiguration(directory: directory, count: count))
-    do {
-        let result = try await body(lab)
-        await lab.stop()
-        return result
-    } catch {
-        await lab.stop()
-        throw error
-    }
+    try await Lab.withTemporaryLab(count: count, body)
 }
 
 /// Session options for a lab server, with the lab's own workaround list (console names

@@ -19,17 +19,10 @@ func sdrCacheDirectory() throws -> URL {
 /// Starts a lab of `count` servers on free ports in a temporary directory, runs `body`, and
 /// stops the lab whatever happens.
 func withLab<T>(count: Int = 2, bootLog: Bool = true, _ body: (Lab) async throws -> T) async throws -> T {
-    var configuration = LabConfiguration(directory: temporaryLabDirectory(), count: count, bootLog: bootLog)
-    configuration.startTimeout = .seconds(20)
-    let lab = try await Lab.start(configuration)
-    do {
-        let result = try await body(lab)
-        await lab.stop()
-        return result
-    } catch {
-        await lab.stop()
-        throw error
-    }
+    try await Lab.withTemporaryLab(count: count, configure: { configuration in
+        configuration.bootLog = bootLog
+        configuration.startTimeout = .seconds(20)
+    }, body)
 }
 
 /// The output (stdout and stderr together) and exit status of a command-line tool.
