@@ -36,8 +36,8 @@ public struct IPMIManagement: ManagementInterface {
     ///
     /// With `ipmi_force_boot_device` the BMC is only ever given a one-time device; the
     /// persistent choice lives in `driver_internal_info` and is re-sent before each power on.
-    /// `ipmi_disable_boot_timeout` is checked but not yet sent: `BMCClient` has no call for the
-    /// boot flag valid bit clearing parameter.
+    /// With `ipmi_disable_boot_timeout` (the default) the BMC is first asked to keep the boot
+    /// flags past their 60-second expiry.
     ///
     /// - Throws: `InvalidParameterValue` for an unsupported device, `IPMIFailure` when the
     ///   BMC refuses.
@@ -57,6 +57,14 @@ public struct IPMIManagement: ManagementInterface {
             persistent = false
         }
         let efi = BootMode.of(task.node) == .uefi
+        if info.disableBootTimeout {
+            // As Ironic does: a BMC that refuses this still gets the device; it only expires sooner.
+            do {
+                try await backend.client.disableBootFlagTimeout(info.session)
+            } catch {
+                task.logger.warning("the BMC did not accept disabling the boot flag timeout: \(error)")
+            }
+        }
         try await backend.run("chassis bootdev \(device.rawValue)", task, info) { [persistent] client, options in
             try await client.setBootDevice(selector, persistent: persistent, efi: efi, options)
         }

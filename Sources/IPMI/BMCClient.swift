@@ -212,6 +212,9 @@ public protocol BMCClient: Sendable {
     func readSEL(after recordID: UInt16?, _ options: BMCSessionOptions) async throws -> [SELRecord]
     func clearSEL(_ options: BMCSessionOptions) async throws
     func sensors(_ options: BMCSessionOptions) async throws -> [SensorReading]
+    /// Set System Boot Options, "boot flag valid bit clearing" parameter: asks the BMC to keep
+    /// a one-time boot device past its 60-second expiry (Ironic's `ipmi_disable_boot_timeout`).
+    func disableBootFlagTimeout(_ options: BMCSessionOptions) async throws
 }
 
 /// A failed IPMI exchange, typed.
@@ -252,5 +255,12 @@ public struct IPMIError: Error, Sendable, Hashable, CustomStringConvertible {
     public var description: String {
         if let completionCode { return "\(message) (completion code 0x\(String(completionCode, radix: 16)))" }
         return message
+    }
+}
+
+extension BMCClient {
+    /// Clients that cannot send it say so; `FreeIPMIClient` sends it.
+    public func disableBootFlagTimeout(_ options: BMCSessionOptions) async throws {
+        throw IPMIError(kind: .invalidRequest, message: "This BMC client cannot disable the boot flag timeout.")
     }
 }

@@ -41,4 +41,8 @@ extension ForwardingBMCClient {
     public func sensors(_ options: BMCSessionOptions) async throws -> [SensorReading] {
         try await forwardedClient.sensors(options)
     }
+
+    public func disableBootFlagTimeout(_ options: BMCSessionOptions) async throws {
+        try await forwardedClient.disableBootFlagTimeout(options)
+    }
 }

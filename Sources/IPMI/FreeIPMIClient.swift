@@ -115,6 +115,14 @@ public final class FreeIPMIClient: BMCClient {
         }
     }
 
+    /// Set System Boot Options parameter 3 (boot flag valid bit clearing) with bit 3 set: the
+    /// BMC keeps the boot flags instead of clearing them 60 seconds after they were set.
+    public func disableBootFlagTimeout(_ options: BMCSessionOptions) async throws {
+        try await perform("disable boot flag timeout", options) { session throws(IPMIError) in
+            _ = try session.command(IPMIMessages.NetFunction.chassis, IPMIMessages.Command.setSystemBootOptions, [0x03, 0x08])
+        }
+    }
+
     /// Get System Boot Options, boot flags parameter. The device is reported even when the BMC
     /// leaves the flags' valid bit clear (as ipmitool does; ipmi_sim never sets it).
     public func bootFlags(_ options: BMCSessionOptions) async throws -> BootFlags {

@@ -144,6 +144,20 @@ struct FreeIPMIClientLabTests {
         }
     }
 
+    @Test("Disabling the boot flag timeout reaches the BMC")
+    func disableBootFlagTimeout() async throws {
+        try await withLab { lab in
+            let options = sessionOptions(lab, lab.servers[0])
+            do {
+                try await makeClient().disableBootFlagTimeout(options)
+            } catch let error as IPMIError {
+                // A BMC may refuse the parameter; it must still have answered.
+                #expect(error.completionCode != nil, "\(error)")
+            }
+            _ = try await makeClient().chassisStatus(options)
+        }
+    }
+
     @Test("Nothing listening: a timeout within the session timeout")
     func unreachable() async throws {
         let port = try unusedUDPPort()
