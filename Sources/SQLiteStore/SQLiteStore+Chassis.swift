@@ -45,15 +45,12 @@ extension SQLiteStore {
     public func saveChassis(_ chassis: Chassis) async throws -> Chassis {
         var chassis = chassis
         chassis.updatedAt = Date()
-        let arguments = StatementArguments(ChassisRow.updateValues(of: chassis))
-        let uuid = chassis.uuid
-        return try await write { db in
-            try db.cachedStatement(sql: ChassisRow.updateSQL).execute(arguments: arguments)
-            guard db.changesCount > 0, let stored = try ChassisRow.fetchOne(db, uuid: uuid) else {
-                throw IronicError.chassisNotFound(uuid)
-            }
-            return stored
-        }
+        let saved = chassis
+        return try await updateRow(
+            sql: ChassisRow.updateSQL, arguments: StatementArguments(ChassisRow.updateValues(of: saved)),
+            conflict: { error, _ in error },
+            fetch: { db in try ChassisRow.fetchOne(db, uuid: saved.uuid) },
+            notFound: { .chassisNotFound(saved.uuid) })
     }
 
     /// Deletes a chassis. Throws `ChassisNotFound`, or `ChassisNotEmpty` while nodes use it.

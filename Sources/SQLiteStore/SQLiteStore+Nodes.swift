@@ -78,19 +78,12 @@ extension SQLiteStore {
     public func saveNode(_ node: Node) async throws -> Node {
         var node = node
         node.updatedAt = Date()
-        let arguments = StatementArguments(NodeRow.updateValues(of: node))
         let saved = node
-        return try await write { db in
-            do {
-                try db.cachedStatement(sql: NodeRow.updateSQL).execute(arguments: arguments)
-            } catch let error as DatabaseError {
-                throw NodeRow.conflict(error, saved)
-            }
-            guard db.changesCount > 0, let stored = try NodeRow.fetchOne(db, where: "uuid", saved.uuid) else {
-                throw IronicError.nodeNotFound(saved.uuid)
-            }
-            return stored
-        }
+        return try await updateRow(
+            sql: NodeRow.updateSQL, arguments: StatementArguments(NodeRow.updateValues(of: saved)),
+            conflict: { error, _ in NodeRow.conflict(error, saved) },
+            fetch: { db in try NodeRow.fetchOne(db, where: "uuid", saved.uuid) },
+            notFound: { .nodeNotFound(saved.uuid) })
     }
 
     /// Deletes a node with its ports, portgroups and history. Throws `NodeNotFound`.

@@ -49,19 +49,12 @@ extension SQLiteStore {
     public func savePort(_ port: NodePort) async throws -> NodePort {
         var port = port
         port.updatedAt = Date()
-        let arguments = StatementArguments(PortRow.updateValues(of: port))
         let saved = port
-        return try await write { db in
-            do {
-                try db.cachedStatement(sql: PortRow.updateSQL).execute(arguments: arguments)
-            } catch let error as DatabaseError {
-                throw try PortRow.conflict(error, saved, db)
-            }
-            guard db.changesCount > 0, let stored = try PortRow.fetchOne(db, uuid: saved.uuid) else {
-                throw IronicError.portNotFound(saved.uuid)
-            }
-            return stored
-        }
+        return try await updateRow(
+            sql: PortRow.updateSQL, arguments: StatementArguments(PortRow.updateValues(of: saved)),
+            conflict: { error, db in try PortRow.conflict(error, saved, db) },
+            fetch: { db in try PortRow.fetchOne(db, uuid: saved.uuid) },
+            notFound: { .portNotFound(saved.uuid) })
     }
 
     /// Deletes a port. Throws `PortNotFound`.
@@ -128,19 +121,12 @@ extension SQLiteStore {
     public func savePortgroup(_ portgroup: Portgroup) async throws -> Portgroup {
         var portgroup = portgroup
         portgroup.updatedAt = Date()
-        let arguments = StatementArguments(PortgroupRow.updateValues(of: portgroup))
         let saved = portgroup
-        return try await write { db in
-            do {
-                try db.cachedStatement(sql: PortgroupRow.updateSQL).execute(arguments: arguments)
-            } catch let error as DatabaseError {
-                throw PortgroupRow.conflict(error, saved)
-            }
-            guard db.changesCount > 0, let stored = try PortgroupRow.fetchOne(db, where: "uuid", saved.uuid) else {
-                throw IronicError.portgroupNotFound(saved.uuid)
-            }
-            return stored
-        }
+        return try await updateRow(
+            sql: PortgroupRow.updateSQL, arguments: StatementArguments(PortgroupRow.updateValues(of: saved)),
+            conflict: { error, _ in PortgroupRow.conflict(error, saved) },
+            fetch: { db in try PortgroupRow.fetchOne(db, where: "uuid", saved.uuid) },
+            notFound: { .portgroupNotFound(saved.uuid) })
     }
 
     /// Deletes a portgroup. Throws `PortgroupNotFound`, or `PortgroupNotEmpty` while ports use it.

@@ -182,6 +182,25 @@ public final class SQLiteStore: Store {
         }
     }
 
+    /// Runs one row's UPDATE and returns the row as stored: a constraint violation becomes
+    /// `conflict`'s error, no row changed becomes `notFound`. Every `save*` goes through here.
+    func updateRow<T: Sendable>(
+        sql: String, arguments: StatementArguments,
+        conflict: @escaping @Sendable (DatabaseError, Database) throws -> any Error,
+        fetch: @escaping @Sendable (Database) throws -> T?,
+        notFound: @escaping @Sendable () -> IronicError
+    ) async throws -> T {
+        try await write { db in
+            do {
+                try db.cachedStatement(sql: sql).execute(arguments: arguments)
+            } catch let error as DatabaseError {
+                throw try conflict(error, db)
+            }
+            guard db.changesCount > 0, let stored = try fetch(db) else { throw notFound() }
+            return stored
+        }
+    }
+
     /// `IronicError`s and cancellation pass through; anything else is an internal error.
     static func mapped(_ error: any Error) -> any Error {
         switch error {
