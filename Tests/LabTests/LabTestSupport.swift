@@ -106,26 +106,49 @@ final class SerialClient: @unchecked Sendable {
     }
 }
 
-/// An interactive tool under a pseudo-terminal (`script`), fed `input` at the given delays;
-/// returns everything it printed.
-func runInteractive(_ command: String, input: [(after: Duration, text: String)], timeout: Duration = .seconds(20)) async throws -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/script")
-    process.arguments = ["-qc", command, "/dev/null"]
-    let stdin = Pipe()
-    let stdout = Pipe()
-    process.standardInput = stdin
-    process.standardOutput = stdout
-    process.standardError = stdout
-    try process.run()
-    let reader = Task.detached { try await onOwnThread("lab-test-pty") { stdout.fileHandleForReading.readDataToEndOfFile() } }
-    for (delay, text) in input {
-        try await Task.sleep(for: delay)
-        stdin.fileHandleForWriting.write(Data(text.utf8))
+/// An interactive tool under a pseudo-terminal (`script`), driven expect-style: wait for what
+/// it prints, then type. Waiting for output instead of sleeping keeps the test correct on a
+/// loaded machine, where SOL can take several seconds to come up.
+final class InteractiveTerminal: @unchecked Sendable {
+    private let process = Process()
+    private let input = Pipe()
+    private let output = Pipe()
+    private let lock = NSLock()
+    private var bytes = Data()
+
+    init(_ command: String) throws {
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/script")
+        process.arguments = ["-qc", command, "/dev/null"]
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = output
+        output.fileHandleForReading.readabilityHandler = { [weak self] handle in
+            let chunk = handle.availableData
+            guard let self, !chunk.isEmpty else { return }
+            self.lock.withLock { self.bytes.append(chunk) }
+        }
+        try process.run()
     }
-    let deadline = ContinuousClock.now + timeout
-    while process.isRunning && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(100)) }
-    if process.isRunning { process.terminate() }
-    try? stdin.fileHandleForWriting.close()
-    return String(decoding: try await reader.value, as: UTF8.self)
+
+    /// Everything printed so far.
+    var printed: String { lock.withLock { String(decoding: bytes, as: UTF8.self) } }
+
+    /// Waits until `text` has been printed (true) or `timeout` passes (false).
+    func waitFor(_ text: String, timeout: Duration = .seconds(30)) async -> Bool {
+        await eventually(timeout: timeout) { printed.contains(text) }
+    }
+
+    func type(_ text: String) {
+        input.fileHandleForWriting.write(Data(text.utf8))
+    }
+
+    /// Waits up to `timeout` for the tool to exit, then terminates it; returns what it printed.
+    func finish(timeout: Duration = .seconds(10)) async -> String {
+        _ = await eventually(timeout: timeout) { !process.isRunning }
+        if process.isRunning { process.terminate() }
+        process.waitUntilExit()
+        output.fileHandleForReading.readabilityHandler = nil
+        try? input.fileHandleForWriting.close()
+        return printed
+    }
 }
