@@ -16,19 +16,23 @@ public struct IronicAPI: HTTPResponder, Sendable {
     let registry: DriverRegistry
     let config: APIConfig
     let heartbeatTimeout: Duration
+    /// Which live conductor owns which node (the `conductor` field, `NoValidHost`).
+    let ring: ConductorRing
     let logger: Logger
     private var router = APIRouter()
 
     static let requestIDHeader = HTTPField.Name("X-OpenStack-Request-Id")!
 
-    /// Creates the API over a store and a conductor client.
+    /// Creates the API over a store and a conductor client (the local conductor, or a
+    /// `ConductorRouter` over `ring`).
     public init(store: any Store, conductor: any ConductorAPI, registry: DriverRegistry, config: APIConfig,
-                heartbeatTimeout: Duration, logger: Logger) {
+                heartbeatTimeout: Duration, ring: ConductorRing? = nil, logger: Logger) {
         self.store = store
         self.conductor = conductor
         self.registry = registry
         self.config = config
         self.heartbeatTimeout = heartbeatTimeout
+        self.ring = ring ?? ConductorRing(store: store, heartbeatTimeout: heartbeatTimeout)
         self.logger = logger
         var router = APIRouter()
         registerRoutes(&router)

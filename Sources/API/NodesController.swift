@@ -27,20 +27,14 @@ extension IronicAPI {
 
     func renderer(_ request: APIRequest) async throws -> NodeRenderer {
         guard request.allows(49) else { return NodeRenderer(request: request, conductorFor: { _ in nil }) }
-        let alive = try await store.conductors().filter { $0.isAlive(timeout: heartbeatTimeout) }
-        return NodeRenderer(request: request, conductorFor: { node in
-            ConductorPlacement.conductor(for: node, among: alive)
-        })
+        let ring = try await ring.snapshot()
+        return NodeRenderer(request: request, conductorFor: { node in ring.owner(of: node) })
     }
 
-    /// Ironic answers 400 `NoValidHost` when no live conductor serves a node's driver and group.
+    /// A live conductor must serve the node's driver and group: Ironic's 400 `NoValidHost`
+    /// when none is registered, 503 when those registered are not alive.
     func requireConductor(for node: Node) async throws {
-        let alive = try await store.conductors().filter { $0.isAlive(timeout: heartbeatTimeout) }
-        guard ConductorPlacement.conductor(for: node, among: alive) != nil else {
-            throw IronicError(
-                status: 400, code: "NoValidHost",
-                message: "No valid host was found. Reason: No conductor service registered which supports driver \(node.driver) for conductor group \"\(node.conductorGroup)\". Ensure the driver is valid and enabled.")
-        }
+        _ = try await ring.requireOwner(of: node)
     }
 
     // MARK: Handlers
@@ -182,22 +176,5 @@ extension IronicAPI {
         let node = try await node(request.parameter("node"), request)
         try await conductor.destroyNode(NodeRequest(context: request.context, nodeUUID: node.uuid))
         return APIResponse.noContent()
-    }
-}
-
-/// Which live conductor serves a node: one serving its hardware type and conductor group,
-/// chosen by a stable hash of the node UUID so the answer does not flap between requests.
-enum ConductorPlacement {
-    static func conductor(for node: Node, among conductors: [ConductorRecord]) -> String? {
-        let candidates = conductors.filter { conductor in
-            conductor.conductorGroup == node.conductorGroup
-                && conductor.hardwareTypes.contains { $0.hardwareType == node.driver }
-        }.map(\.hostname).sorted()
-        guard !candidates.isEmpty else { return nil }
-        var hash: UInt64 = 14_695_981_039_346_656_037
-        for byte in node.uuid.utf8 {
-            hash = (hash ^ UInt64(byte)) &* 1_099_511_628_211
-        }
-        return candidates[Int(hash % UInt64(candidates.count))]
     }
 }

@@ -19,17 +19,27 @@ public final class Conductor: ConductorAPI {
     let machine = ProvisionStateMachine.ironic
     let logger: Logger
     let syncFailures = SyncFailureCounts()
+    /// Which live conductor owns which node; periodic work touches only this conductor's share.
+    public let ring: ConductorRing
+    let liveness: Liveness
+    let takeover = TakeoverState()
 
     /// Creates a conductor over `store` serving the hardware types in `registry`.
-    public init(hostname: String, store: any Store, registry: DriverRegistry, config: ConductorConfig, logger: Logger) {
+    public init(
+        hostname: String, store: any Store, registry: DriverRegistry, config: ConductorConfig,
+        hashRing: HashRingConfig = HashRingConfig(), logger: Logger
+    ) {
         self.hostname = hostname
         self.store = store
         self.registry = registry
         self.config = config
         self.logger = logger
+        self.ring = ConductorRing(store: store, heartbeatTimeout: config.heartbeatTimeout, config: hashRing)
+        let liveness = Liveness(heartbeatInterval: config.heartbeatInterval, heartbeatTimeout: config.heartbeatTimeout)
+        self.liveness = liveness
         self.tasks = TaskManager(
             store: store, registry: registry, hostname: hostname, retryAttempts: config.nodeLockedRetryAttempts,
-            retryInterval: config.nodeLockedRetryInterval, logger: logger)
+            retryInterval: config.nodeLockedRetryInterval, liveness: liveness, logger: logger)
         self.workers = WorkerPool(capacity: config.workersPoolSize)
     }
 

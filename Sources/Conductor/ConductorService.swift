@@ -27,20 +27,42 @@ public struct ConductorService: Service {
     }
 
     /// The part of `run` after `start`: heartbeat until shutdown, then `stop`.
+    ///
+    /// Heartbeats run on a thread of their own (a task executor preference), so no amount of
+    /// node work on the shared pool delays them; each success renews the conductor's right to
+    /// take new work (`Liveness`).
     public func runHeartbeatsThenStop() async throws {
-        // Heartbeats run in their own loop so slow node work never delays them.
-        await withGracefulShutdownHandler {
-            while !Task.isShuttingDownGracefully && !Task.isCancelled {
-                do {
-                    try await Task.sleep(for: heartbeatInterval)
-                } catch { break }
-                do { try await conductor.store.heartbeatConductor(hostname: conductor.hostname) } catch {
-                    conductor.logger.error("heartbeat failed: \(error)")
-                    try? await conductor.store.registerConductor(record())
+        let executor = DedicatedThreadExecutor(name: "ironic-heartbeat")
+        defer { executor.stop() }
+        await withTaskExecutorPreference(executor) {
+            await withGracefulShutdownHandler {
+                while !Task.isShuttingDownGracefully && !Task.isCancelled {
+                    do {
+                        try await Task.sleep(for: heartbeatInterval)
+                    } catch { break }
+                    await heartbeat()
+                }
+            } onGracefulShutdown: {}
+        }
+        await stop()
+    }
+
+    /// Writes one heartbeat; re-registers when the row is gone (e.g. an operator deleted it).
+    func heartbeat() async {
+        do {
+            try await conductor.store.heartbeatConductor(hostname: conductor.hostname)
+            conductor.liveness.heartbeatWritten()
+        } catch {
+            conductor.logger.error("heartbeat failed: \(error)")
+            do {
+                try await conductor.store.registerConductor(record())
+                conductor.liveness.heartbeatWritten()
+            } catch {
+                if !conductor.liveness.acceptsWork {
+                    conductor.logger.critical("no heartbeat reached the database for too long: taking no new work")
                 }
             }
-        } onGracefulShutdown: {}
-        await stop()
+        }
     }
 
     func record() -> ConductorRecord {
@@ -58,54 +80,25 @@ public struct ConductorService: Service {
             metadata: ["host": "\(conductor.hostname)", "hardware_types": "\(conductor.registry.hardwareTypes.map(\.name))"])
     }
 
-    /// Drains running work, releases locks, unregisters.
+    /// Drains running work (up to `graceful_shutdown_timeout`), unregisters so other
+    /// conductors take this one's nodes at once, and releases every lock; nodes whose work
+    /// did not finish in time are moved to their failed state with a history entry.
     public func stop() async {
         let left = await conductor.workers.drain(timeout: gracefulShutdownTimeout)
         if left > 0 { conductor.logger.warning("stopping with \(left) actions still running") }
+        try? await conductor.store.unregisterConductor(hostname: conductor.hostname)
         do {
-            let released = try await conductor.store.releaseReservations(heldBy: conductor.hostname)
-            if !released.isEmpty { conductor.logger.info("released \(released.count) node locks") }
+            var query = NodeQuery()
+            query.reservation = conductor.hostname
+            let held = try await conductor.store.nodes(query)
+            for node in held {
+                try await conductor.repairStrandedNode(node, cause: .stopped)
+            }
+            if !held.isEmpty { conductor.logger.info("released \(held.count) node locks") }
         } catch {
             conductor.logger.error("could not release node locks: \(error)")
+            _ = try? await conductor.store.releaseReservations(heldBy: conductor.hostname)
         }
-        try? await conductor.store.unregisterConductor(hostname: conductor.hostname)
         conductor.logger.info("conductor stopped", metadata: ["host": "\(conductor.hostname)"])
-    }
-}
-
-extension Conductor {
-    /// After a crash, nodes still reserved by this host were mid-action: release them, move
-    /// those in a transient state to the matching failed state, clear abandoned power targets,
-    /// and record why in their history.
-    func recoverAfterRestart() async throws {
-        var query = NodeQuery()
-        query.reservation = hostname
-        let stranded = try await store.nodes(query)
-        for node in stranded {
-            var node = node
-            var reasons: [String] = []
-            if node.provisionState.isStuckTreatedAsFailure,
-                let failed = machine.nextState(from: node.provisionState, on: .fail)
-            {
-                let message = "Conductor \(hostname) restarted while node was in state \"\(node.provisionState.rawValue)\"; moved to \"\(failed.rawValue)\"."
-                node.provisionState = failed
-                node.targetProvisionState = machine.targetState(of: failed)
-                node.provisionUpdatedAt = Date()
-                node.lastError = message
-                reasons.append(message)
-            }
-            if node.targetPowerState != nil {
-                let message = "Conductor \(hostname) restarted during a power change to \"\(node.targetPowerState!.rawValue)\"; the change may not have happened."
-                node.targetPowerState = nil
-                node.lastError = message
-                reasons.append(message)
-            }
-            _ = try await store.saveNode(node)
-            try await store.releaseNode(uuid: node.uuid, conductor: hostname)
-            for reason in reasons {
-                await recordHistory(node, .error, .startupFailure, reason)
-            }
-            logger.warning("recovered node left locked by a previous run", metadata: ["node": "\(node.uuid)"])
-        }
     }
 }

@@ -1,12 +1,14 @@
 import Core
 import Foundation
 import Logging
+import RPC
 import ServiceLifecycle
 import Store
 import Synchronization
 
 /// A conductor's periodic work: power-state sync, recovery of nodes it put in maintenance
-/// for a power failure, and reading BMC event logs into node history. Each runs in its own
+/// for a power failure, reading BMC event logs into node history, and taking over the nodes
+/// of conductors that died. Each runs in its own
 /// loop at its own interval; an interval of zero switches it off.
 public struct PeriodicTasksService: Service {
     let conductor: Conductor
@@ -28,6 +30,12 @@ public struct PeriodicTasksService: Service {
                 Self.every(config.syncPowerStateInterval, in: &group) { _ = await conductor.syncPowerStates() }
                 Self.every(config.powerFailureRecoveryInterval, in: &group) { _ = await conductor.recoverPowerFailures() }
                 Self.every(config.hardwareEventPollInterval, in: &group) { _ = await conductor.pollHardwareEvents() }
+                // Take-over checks follow the heartbeat: a dead conductor's nodes move within
+                // one interval of it being declared dead.
+                Self.every(config.heartbeatInterval, in: &group) {
+                    await conductor.takeOverOrphanedNodes()
+                    await conductor.takeOverDeployedNodes(interval: config.syncLocalStateInterval)
+                }
             }
         }
     }
@@ -70,12 +78,14 @@ extension Conductor {
     /// Provision states power sync leaves alone (Ironic's `SYNC_EXCLUDED_STATES`).
     static let syncExcludedStates: Set<ProvisionState> = [.deployWait, .cleanWait, .enroll, .adoptFailed]
 
-    /// Nodes this conductor serves: its hardware types in its conductor group.
-    func managedNodes() async throws -> [Node] {
-        var query = NodeQuery()
+    /// Nodes this conductor owns: those the hash ring maps to it (its conductor group, its
+    /// hardware types, its share among the live conductors), narrowed by `query`.
+    func managedNodes(_ query: NodeQuery = NodeQuery(), snapshot: ConductorRing.Snapshot? = nil) async throws -> [Node] {
+        var query = query
         query.conductorGroup = config.conductorGroup
-        let served = Set(registry.hardwareTypes.map(\.name))
-        return try await store.nodes(query).filter { served.contains($0.driver) }
+        let ring: ConductorRing.Snapshot
+        if let snapshot { ring = snapshot } else { ring = try await self.ring.snapshot() }
+        return try await store.nodes(query).filter { ring.owner(of: $0) == hostname }
     }
 
     /// One power-sync pass over the nodes this conductor serves, failing nodes first, at most

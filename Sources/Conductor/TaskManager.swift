@@ -12,10 +12,13 @@ public struct TaskManager: Sendable {
     let hostname: String
     let retryAttempts: Int
     let retryInterval: Duration
+    let liveness: Liveness
     let logger: Logger
 
-    /// An exclusive task: the node is locked by this conductor.
+    /// An exclusive task: the node is locked by this conductor. Refused (503) while this
+    /// conductor's heartbeat does not reach the database.
     public func acquire(_ nodeUUID: String, purpose: String) async throws -> NodeTask {
+        guard liveness.acceptsWork else { throw liveness.refusal(hostname) }
         var attempt = 1
         while true {
             do {

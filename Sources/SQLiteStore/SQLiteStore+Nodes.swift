@@ -118,6 +118,21 @@ extension SQLiteStore {
         }
     }
 
+    public func takeOverReservation(uuid: String, from holder: String, to conductor: String) async throws -> Node {
+        try await write { db in
+            try db.cachedStatement(sql: "UPDATE nodes SET reservation = ? WHERE uuid = ? AND reservation = ?")
+                .execute(arguments: [conductor, uuid, holder])
+            if db.changesCount == 0 {
+                let current = try Row.fetchOne(
+                    db.cachedStatement(sql: "SELECT reservation FROM nodes WHERE uuid = ?"), arguments: [uuid])
+                guard let current else { throw IronicError.nodeNotFound(uuid) }
+                throw IronicError.nodeLocked(uuid, host: current[0] as String? ?? "")
+            }
+            guard let node = try NodeRow.fetchOne(db, where: "uuid", uuid) else { throw IronicError.nodeNotFound(uuid) }
+            return node
+        }
+    }
+
     /// Releases the lock if `conductor` holds it; a no-op otherwise (also for a missing node).
     public func releaseNode(uuid: String, conductor: String) async throws {
         try await write { db in

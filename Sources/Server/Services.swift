@@ -53,12 +53,14 @@ public final class StandaloneServer: Sendable {
         logger.info("database schema at version \(version)")
         self.store = store
         let registry = try ServiceFactory.makeRegistry(config)
-        let conductor = Conductor(hostname: config.host, store: store, registry: registry, config: config.conductor, logger: logger)
+        let conductor = Conductor(
+            hostname: config.host, store: store, registry: registry, config: config.conductor, hashRing: config.hashRing,
+            logger: logger)
         self.conductor = conductor
         self.conductorService = ConductorService(conductor: conductor, config: config.conductor)
         let api = IronicAPI(
             store: store, conductor: conductor, registry: registry, config: config.api,
-            heartbeatTimeout: config.conductor.heartbeatTimeout, logger: logger)
+            heartbeatTimeout: config.conductor.heartbeatTimeout, ring: conductor.ring, logger: logger)
         let continuation = listening.continuation
         self.application = Application(
             responder: api,

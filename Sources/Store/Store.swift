@@ -34,6 +34,10 @@ public protocol Store: Sendable {
     func reserveNode(uuid: String, conductor: String) async throws -> Node
     /// Releases the lock if `conductor` holds it; a no-op otherwise.
     func releaseNode(uuid: String, conductor: String) async throws
+    /// Moves the node's lock from `holder` (a conductor that died) to `conductor` with one
+    /// conditional update, so exactly one of several conductors taking over wins. Throws
+    /// `NodeLocked` when `holder` no longer holds it, or `NodeNotFound`.
+    func takeOverReservation(uuid: String, from holder: String, to conductor: String) async throws -> Node
     /// Releases every lock `conductor` holds; returns the UUIDs of the nodes released.
     func releaseReservations(heldBy conductor: String) async throws -> [String]
 

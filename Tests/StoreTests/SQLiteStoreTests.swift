@@ -68,6 +68,10 @@ struct SQLiteStoreConformanceTests {
         try await backend.run(StoreConformance.reservations)
     }
 
+    @Test(arguments: Backend.allCases) func reservationTakeover(_ backend: Backend) async throws {
+        try await backend.run(StoreConformance.reservationTakeover)
+    }
+
     @Test(arguments: Backend.allCases) func reservationRaceOnOneStore(_ backend: Backend) async throws {
         try await backend.run { try await StoreConformance.reservationRace([$0]) }
     }

@@ -426,6 +426,27 @@ enum StoreConformance {
         #expect(try await store.nodes(NodeQuery()).map(\.reservation) == [nil, "c2", nil])
     }
 
+    /// A dead conductor's lock moves to exactly one of the conductors taking over.
+    static func reservationTakeover(_ store: any Store) async throws {
+        let node = try await store.createNode(Self.node("orphan"))
+        _ = try await store.reserveNode(uuid: node.uuid, conductor: "dead")
+        let outcomes = try await withThrowingTaskGroup(of: String?.self) { group in
+            for taker in ["t1", "t2", "t3", "t4", "t5"] {
+                group.addTask { (try? await store.takeOverReservation(uuid: node.uuid, from: "dead", to: taker))?.reservation }
+            }
+            return try await group.reduce(into: [String]()) { if let winner = $1 { $0.append(winner) } }
+        }
+        #expect(outcomes.count == 1, "exactly one winner: \(outcomes)")
+        #expect(try await store.node(uuid: node.uuid).reservation == outcomes.first)
+        // No longer held by "dead": the next taker is told who holds it.
+        await #expect(throws: IronicError.nodeLocked(node.uuid, host: outcomes.first ?? "")) {
+            try await store.takeOverReservation(uuid: node.uuid, from: "dead", to: "late")
+        }
+        await #expect(throws: IronicError.nodeNotFound("nope")) {
+            try await store.takeOverReservation(uuid: "nope", from: "dead", to: "late")
+        }
+    }
+
     // MARK: Deletion
 
     /// Deleting a node deletes its ports, portgroups and history, and nothing else.

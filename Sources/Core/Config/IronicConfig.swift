@@ -17,6 +17,12 @@ public struct IronicConfig: Sendable, Hashable {
     public var conductor: ConductorConfig
     /// `[ipmi]`.
     public var ipmi: IPMIConfig
+    /// `[DEFAULT] rpc_transport` (default `json-rpc`; `ironic standalone` needs none).
+    public var rpcTransport: RPCTransport = .jsonRPC
+    /// `[json_rpc]`.
+    public var jsonRPC = JSONRPCConfig()
+    /// `[DEFAULT] hash_partition_exponent`, `hash_ring_reset_interval`.
+    public var hashRing = HashRingConfig()
 
     /// Defaults: fake-hardware and ipmi, API on 127.0.0.1:6385, SQLite under `./var/`.
     public init() {
@@ -97,6 +103,9 @@ public struct IronicConfig: Sendable, Hashable {
             try reader.bool("conductor", "allow_deleting_available_nodes") ?? conductor.allowDeletingAvailableNodes
         conductor.gracefulShutdownTimeout =
             try reader.seconds("DEFAULT", "graceful_shutdown_timeout") ?? conductor.gracefulShutdownTimeout
+        conductor.syncLocalStateInterval =
+            try reader.seconds("conductor", "sync_local_state_interval") ?? conductor.syncLocalStateInterval
+        try readRPCOptions(reader)
     }
 }
 
@@ -157,6 +166,10 @@ public struct ConductorConfig: Sendable, Hashable {
     public var hardwareEventPollInterval: Duration = .seconds(60)
     /// `allow_deleting_available_nodes`: nodes in `available` may be deleted (default true).
     public var allowDeletingAvailableNodes = true
+    /// `sync_local_state_interval`: how often a conductor checks for deployed nodes the hash
+    /// ring moved to it (default 180 s, as in Ironic); it also checks at once whenever the set
+    /// of live conductors changes.
+    public var syncLocalStateInterval: Duration = .seconds(180)
     /// `graceful_shutdown_timeout`: how long a stopping conductor waits for running work (default 60 s).
     public var gracefulShutdownTimeout: Duration = .seconds(60)
 }
