@@ -157,6 +157,11 @@ let package = Package(
             dependencies: ["IPMIHardware", "IPMI", "Lab", "Core", "HardwareTypes", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
+        .testTarget(
+            name: "RPCTests",
+            dependencies: ["RPC", "Core", "Store", "SQLiteStore", "Conductor", "HardwareTypes", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "APITests", dependencies: ["IronicTesting", "API", "Core", "Store", "SQLiteStore"], swiftSettings: swiftSettings),
     ]
 )

@@ -19,12 +19,24 @@ public struct ConductorRouter: ConductorAPI {
         self.local = local
     }
 
-    /// Calls `method` on the owner of `node`.
+    /// Calls `method` on the owner of `node`. When the owner cannot be reached, the ring is
+    /// rebuilt and the call goes once to the new owner, if the node has one by now.
     private func call<P, R>(_ method: ConductorMethod<P, R>, for node: Node, _ params: P, _ context: RequestContext) async throws -> R {
         let owner = try await ring.requireOwner(of: node)
+        do {
+            return try await call(method, on: owner, params, context)
+        } catch let unreachable as ConductorUnreachable {
+            guard let next = try await ring.refresh().owner(of: node), next != owner else { throw unreachable.ironicError }
+            do { return try await call(method, on: next, params, context) } catch let again as ConductorUnreachable {
+                throw again.ironicError
+            }
+        }
+    }
+
+    private func call<P, R>(_ method: ConductorMethod<P, R>, on owner: String, _ params: P, _ context: RequestContext) async throws -> R {
         if let local, local.hostname == owner { return try await method.invoke(local.conductor, params) }
         guard let transport else {
-            throw IronicError(status: 503, code: "TemporaryFailure", message: "Conductor \(owner) owns node \(node.uuid), and no RPC transport is configured to reach it.")
+            throw IronicError(status: 503, code: "TemporaryFailure", message: "Conductor \(owner) owns this node, and no RPC transport is configured to reach it.")
         }
         return try await transport.call(method, on: owner, params, requestID: context.requestID)
     }

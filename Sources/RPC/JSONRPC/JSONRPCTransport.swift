@@ -72,7 +72,7 @@ public final class JSONRPCTransport: Service, Sendable {
     }
 
     /// Calls `method` on the conductor `hostname`. Ironic errors come back as the same
-    /// `IronicError`; a conductor that cannot be reached is a 503 naming it.
+    /// `IronicError`; a conductor that cannot be reached throws `ConductorUnreachable`.
     public func call<P, R>(_ method: ConductorMethod<P, R>, on hostname: String, _ params: P, requestID: String?) async throws -> R {
         var request = HTTPClientRequest(url: url(of: hostname))
         request.method = .POST
@@ -88,9 +88,7 @@ public final class JSONRPCTransport: Service, Sendable {
             reply = try await response.body.collect(upTo: 64 << 20)
         } catch {
             logger.warning("JSON-RPC call failed", metadata: ["method": "\(method.name)", "conductor": "\(hostname)", "error": "\(error)"])
-            throw IronicError(
-                status: 503, code: "TemporaryFailure",
-                message: "Conductor \(hostname) could not be reached for \(method.name): \(error). Retry in a moment; if the conductor is gone its nodes move to another conductor within [conductor] heartbeat_timeout.")
+            throw ConductorUnreachable(hostname: hostname, method: method.name, reason: "\(error)")
         }
         guard status == .ok else {
             throw IronicError(
@@ -112,4 +110,19 @@ public final class JSONRPCTransport: Service, Sendable {
 
 extension Duration {
     var milliseconds: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
+}
+
+/// No connection to a conductor (refused, reset, timed out). It is a 503 at the API: the
+/// conductor may be restarting, or dead and about to lose its nodes to the others.
+public struct ConductorUnreachable: Error, Sendable {
+    public var hostname: String
+    public var method: String
+    public var reason: String
+
+    /// The error API clients see.
+    public var ironicError: IronicError {
+        IronicError(
+            status: 503, code: "TemporaryFailure",
+            message: "Conductor \(hostname) could not be reached for \(method): \(reason). Retry in a moment; if the conductor is gone, its nodes move to another conductor within [conductor] heartbeat_timeout.")
+    }
 }
