@@ -19,11 +19,16 @@ extension HardwareType {
 
 extension DriverEntryPoints {
     /// The `fake-hardware` hardware type and the `fake` implementation of every kind but network.
-    public static let fakeHardware = DriverEntryPoints(
-        hardwareTypes: [.fakeHardware],
-        interfaces: [
-            FakeBIOS(), FakeBoot(), FakeConsole(), FakeDeploy(), FakeFirmware(), FakeInspect(),
-            FakeManagement(), FakePower(), FakeRAID(), FakeRescue(), FakeStorage(), FakeVendor(),
-        ]
-    )
+    public static let fakeHardware = fakeHardware(FakeConfig())
+
+    /// `fakeHardware` with `[fake]`'s delays.
+    public static func fakeHardware(_ config: FakeConfig) -> DriverEntryPoints {
+        DriverEntryPoints(
+            hardwareTypes: [.fakeHardware],
+            interfaces: [
+                FakeBIOS(), FakeBoot(), FakeConsole(), FakeDeploy(delay: config.deploy), FakeFirmware(), FakeInspect(),
+                FakeManagement(), FakePower(delay: config.power), FakeRAID(), FakeRescue(), FakeStorage(), FakeVendor(),
+            ]
+        )
+    }
 }

@@ -16,15 +16,22 @@ public struct FakeBoot: BootInterface {
 public struct FakeDeploy: DeployInterface {
     /// `fake`.
     public var name: String { "fake" }
+    /// `[fake] deploy_delay`.
+    let delay: FakeDelay
 
-    /// Creates the implementation.
-    public init() {}
+    /// Creates the implementation; deploy and tear down first wait `delay`.
+    public init(delay: FakeDelay = .none) {
+        self.delay = delay
+    }
 
     /// Finishes at once, without a ramdisk call-back.
-    public func deploy(_ task: NodeTask) async throws -> DriverStepResult { .done }
+    public func deploy(_ task: NodeTask) async throws -> DriverStepResult {
+        try await delay.wait()
+        return .done
+    }
 
     /// Does nothing; like Ironic's fake it leaves the power state alone.
-    public func tearDown(_ task: NodeTask) async throws {}
+    public func tearDown(_ task: NodeTask) async throws { try await delay.wait() }
 }
 
 /// `fake` inspection: finds nothing and finishes at once.

@@ -7,13 +7,18 @@ import Core
 public struct FakePower: PowerInterface {
     /// `fake`.
     public var name: String { "fake" }
+    /// `[fake] power_delay`.
+    let delay: FakeDelay
 
-    /// Creates the implementation.
-    public init() {}
+    /// Creates the implementation; every call first waits `delay`.
+    public init(delay: FakeDelay = .none) {
+        self.delay = delay
+    }
 
     /// The node's recorded power state; a node never powered is off.
     public func powerState(of task: NodeTask) async throws -> PowerState {
-        task.node.powerState ?? .off
+        try await delay.wait()
+        return task.node.powerState ?? .off
     }
 
     /// Records the state `target` settles in (a soft reboot ends on, a soft power off ends off).
@@ -21,6 +26,7 @@ public struct FakePower: PowerInterface {
     /// - Throws: `InvalidParameterValue` for `rebooting` and `error`, as Ironic's fake does:
     ///   a hard reboot goes through `reboot(_:soft:timeout:)`.
     public func setPowerState(_ target: PowerState, on task: NodeTask, timeout: Duration?) async throws {
+        try await delay.wait()
         switch target {
         case .on, .off, .softRebooting, .softPowerOff:
             task.updateNode { $0.powerState = target.settledState }
@@ -31,6 +37,7 @@ public struct FakePower: PowerInterface {
 
     /// Leaves the node powered on, whatever it was before.
     public func reboot(_ task: NodeTask, soft: Bool, timeout: Duration?) async throws {
+        try await delay.wait()
         task.updateNode { $0.powerState = .on }
     }
 

@@ -21,8 +21,8 @@ import Synchronization
 public enum ShippedHardware {
     /// The driver targets linked into this build, generic interfaces first, with the ipmi
     /// implementations over `ipmi`'s BMC client.
-    public static func entryPoints(ipmi: IPMIInterfaces) -> [DriverEntryPoints] {
-        [.generic, .fakeHardware, .ipmi(ipmi)]
+    public static func entryPoints(ipmi: IPMIInterfaces, fake: FakeConfig = FakeConfig()) -> [DriverEntryPoints] {
+        [.generic, .fakeHardware(fake), .ipmi(ipmi)]
     }
 
     /// The driver targets with ipmi implementations over a client built from default `[ipmi]`
@@ -34,9 +34,9 @@ public enum ShippedHardware {
 
     /// Every interface implementation shipped, by kind and name, with the ipmi ones over
     /// `ipmi`'s BMC client and also under Ironic's `ipmitool` name.
-    public static func catalog(ipmi: IPMIInterfaces) -> InterfaceCatalog {
+    public static func catalog(ipmi: IPMIInterfaces, fake: FakeConfig = FakeConfig()) -> InterfaceCatalog {
         var catalog = InterfaceCatalog()
-        for target in entryPoints(ipmi: ipmi) { target.register(in: &catalog) }
+        for target in entryPoints(ipmi: ipmi, fake: fake) { target.register(in: &catalog) }
         ipmi.registerAliases(in: &catalog)
         return catalog
     }
@@ -50,22 +50,23 @@ public enum ShippedHardware {
     ///
     /// - Throws: `DriverNotFound` for an unknown enabled hardware type, `InvalidParameterValue`
     ///   for an unknown enabled interface or a hardware type left without a core interface.
-    public static func registry(config: DriverConfig, ipmi: IPMIInterfaces) throws(IronicError) -> DriverRegistry {
-        try DriverRegistry(available: hardwareTypes, catalog: catalog(ipmi: ipmi), config: config)
+    public static func registry(config: DriverConfig, ipmi: IPMIInterfaces, fake: FakeConfig = FakeConfig()) throws(IronicError) -> DriverRegistry {
+        try DriverRegistry(available: hardwareTypes, catalog: catalog(ipmi: ipmi, fake: fake), config: config)
     }
 
     /// The service's registry: every ipmi node shares ONE `FreeIPMIClient` built from `[ipmi]`
     /// (thread pool size, least interval between commands to one BMC, retry time, session
-    /// timeout), and waits for power changes as long as `[conductor]` allows.
+    /// timeout), and waits for power changes as long as `[conductor]` allows; the fake
+    /// interfaces wait as long as `[fake]` says.
     ///
     /// The client, and its threads, are created when an ipmi node first needs a BMC, so a
     /// service without ipmi nodes never starts them; they stop when the registry is released.
     public static func registry(
-        config: DriverConfig, ipmi: IPMIConfig, conductor: ConductorConfig, logger: Logger
+        config: DriverConfig, ipmi: IPMIConfig, conductor: ConductorConfig, fake: FakeConfig = FakeConfig(), logger: Logger
     ) throws(IronicError) -> DriverRegistry {
         let client = DeferredBMCClient { makeBMCClient(ipmi, logger: logger) }
         let interfaces = IPMIInterfaces(client: client, settings: IPMIDriverSettings(ipmi: ipmi, conductor: conductor))
-        return try registry(config: config, ipmi: interfaces)
+        return try registry(config: config, ipmi: interfaces, fake: fake)
     }
 
     /// The registry with default `[ipmi]` and `[conductor]` settings: for tests and tools that

@@ -20,7 +20,7 @@ public enum ServiceFactory {
     /// The enabled hardware types and interfaces.
     public static func makeRegistry(_ config: IronicConfig) throws -> DriverRegistry {
         try ShippedHardware.registry(
-            config: config.drivers, ipmi: config.ipmi, conductor: config.conductor,
+            config: config.drivers, ipmi: config.ipmi, conductor: config.conductor, fake: config.fake,
             logger: makeLogger("ironic.ipmi", config))
     }
 

@@ -23,6 +23,8 @@ public struct IronicConfig: Sendable, Hashable {
     public var jsonRPC = JSONRPCConfig()
     /// `[DEFAULT] hash_partition_exponent`, `hash_ring_reset_interval`.
     public var hashRing = HashRingConfig()
+    /// `[fake]`.
+    public var fake = FakeConfig()
 
     /// Defaults: fake-hardware and ipmi, API on 127.0.0.1:6385, SQLite under `./var/`.
     public init() {
@@ -106,6 +108,7 @@ public struct IronicConfig: Sendable, Hashable {
         conductor.syncLocalStateInterval =
             try reader.seconds("conductor", "sync_local_state_interval") ?? conductor.syncLocalStateInterval
         try readRPCOptions(reader)
+        try readFakeOptions(reader)
     }
 }
 
