@@ -38,12 +38,8 @@ public struct FakeDelay: Sendable, Hashable {
 public struct FakeConfig: Sendable, Hashable {
     /// `power_delay`: every power read and change.
     public var power = FakeDelay.none
-    /// `boot_delay`: preparing and cleaning up boot.
-    public var boot = FakeDelay.none
     /// `deploy_delay`: deploying and tearing down.
     public var deploy = FakeDelay.none
-    /// `management_delay`: boot device reads and changes.
-    public var management = FakeDelay.none
 
     /// No delays.
     public init() {}
@@ -59,8 +55,6 @@ extension IronicConfig {
             return delay
         }
         fake.power = try delay("power_delay") ?? fake.power
-        fake.boot = try delay("boot_delay") ?? fake.boot
         fake.deploy = try delay("deploy_delay") ?? fake.deploy
-        fake.management = try delay("management_delay") ?? fake.management
     }
 }
