@@ -162,6 +162,11 @@ let package = Package(
             dependencies: ["RPC", "Core", "Store", "SQLiteStore", "Conductor", "HardwareTypes", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
+        .testTarget(
+            name: "ClusterTests",
+            dependencies: ["IronicTesting", "Server", "Core", "Store", "Lab"],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "APITests", dependencies: ["IronicTesting", "API", "Core", "Store", "SQLiteStore"], swiftSettings: swiftSettings),
     ]
 )

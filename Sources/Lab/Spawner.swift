@@ -17,14 +17,15 @@ import Foundation
 /// thread: a test process that exits without `Lab.stop()` (or an `ironic lab up` killed with
 /// SIGKILL) leaves no BMC behind. (A thread that ends before setpriv has set the signal goes
 /// unnoticed; the lab's thread lives far longer than that.)
-final class Spawner: @unchecked Sendable {
+public final class Spawner: @unchecked Sendable {
     // Jobs and the stop flag are guarded by `condition`; the thread runs the jobs.
     private let condition = NSCondition()
     private var jobs: [() -> Void] = []
     private var stopping = false
     private let setpriv: String?
 
-    init() {
+    /// Starts the spawner thread.
+    public init() {
         #if os(Linux)
             setpriv = ["/usr/bin/setpriv", "/bin/setpriv"].first { FileManager.default.isExecutableFile(atPath: $0) }
         #else
@@ -36,10 +37,10 @@ final class Spawner: @unchecked Sendable {
     }
 
     /// Whether children die with this process (setpriv is available).
-    var tiesChildrenToProcess: Bool { setpriv != nil }
+    public var tiesChildrenToProcess: Bool { setpriv != nil }
 
     /// Starts `executable` (see `POSIX.spawn`) from the spawner thread; blocks until it has.
-    func spawn(executable: String, arguments: [String], logPath: String) throws(LabError) -> pid_t {
+    public func spawn(executable: String, arguments: [String], logPath: String) throws(LabError) -> pid_t {
         let (program, argv) =
             setpriv.map { ($0, ["--pdeathsig", "SIGTERM", "--", executable] + arguments) } ?? (executable, arguments)
         let done = DispatchSemaphore(value: 0)
@@ -57,7 +58,7 @@ final class Spawner: @unchecked Sendable {
     }
 
     /// Lets the thread end (after the lab has ended its children: they get SIGTERM then).
-    func stop() {
+    public func stop() {
         condition.lock()
         stopping = true
         condition.signal()

@@ -44,10 +44,15 @@ public final class ConductorRing: Sendable {
         self.config = config
     }
 
-    /// The current snapshot, rebuilt first when it is older than the reset interval.
+    /// The current snapshot, rebuilt first when it is older than the reset interval or when
+    /// the heartbeat it recorded for one of its conductors has since expired (that conductor
+    /// may be dead: its nodes must move as soon as the others may take them).
     public func snapshot() async throws -> Snapshot {
         if let snapshot = current.withLock({ $0 }), ContinuousClock.now - snapshot.builtAt < config.resetInterval {
-            return snapshot
+            let now = Date()
+            if snapshot.conductors.values.allSatisfy({ $0.isAlive(now: now, timeout: heartbeatTimeout) }) {
+                return snapshot
+            }
         }
         return try await refresh()
     }
