@@ -209,7 +209,7 @@ public final class Cluster: IronicAPIClient, @unchecked Sendable {
 
     /// The directory holding `ironic-api` and `ironic-conductor`: `IRONIC_BUILD_DIR`, or the
     /// directory of the running test binary (SwiftPM puts both in the same place).
-    static func binaryDirectory() throws -> URL {
+    public static func binaryDirectory() throws -> URL {
         var candidates: [URL] = []
         if let dir = ProcessInfo.processInfo.environment["IRONIC_BUILD_DIR"] { candidates.append(URL(fileURLWithPath: dir)) }
         let test = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()

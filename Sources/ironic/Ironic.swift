@@ -7,6 +7,6 @@ struct Ironic: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ironic",
         abstract: "swift-ironic: bare-metal provisioning, wire-compatible with OpenStack Ironic.",
-        subcommands: [StandaloneCommand.self, LabCommand.self])
+        subcommands: [StandaloneCommand.self, LabCommand.self, NodeCommand.self])
 }
 
