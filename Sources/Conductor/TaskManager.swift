@@ -53,7 +53,17 @@ public struct TaskManager: Sendable {
 
     /// Saves the node and releases its lock. Never throws: a failure is logged, and the lock
     /// is released even when the save fails, so a node is never left reserved.
+    ///
+    /// A conductor that was frozen (SIGSTOP, a VM pause) past `heartbeat_timeout` may find
+    /// its lock taken over by another conductor: then its changes are discarded rather than
+    /// written over the other conductor's repair of the node.
     public func release(_ task: NodeTask, save: Bool = true) async {
+        if save, let current = try? await store.node(uuid: task.node.uuid), current.reservation != hostname {
+            logger.warning(
+                "lock was taken over while this conductor was unresponsive; discarding its changes",
+                metadata: ["node": "\(task.node.uuid)", "holder": "\(current.reservation ?? "none")"])
+            return
+        }
         if save {
             do { try await store.saveNode(task.node) } catch {
                 logger.error("could not save node on release: \(error)", metadata: ["node": "\(task.node.uuid)"])

@@ -194,3 +194,38 @@ struct ClusterTests {
         }
     }
 }
+
+extension ClusterTests {
+    /// A conductor frozen past `heartbeat_timeout` (SIGSTOP) loses its nodes like a dead one;
+    /// when it wakes up it must not write over what the others did meanwhile.
+    @Test(arguments: ClusterDatabase.all)
+    func aFrozenConductorLosesItsNodesAndDoesNotWriteOverThemWhenItWakes(_ database: ClusterDatabase) async throws {
+        try await withCluster(database, conductors: 3, heartbeatTimeout: .seconds(4), config: "[fake]\npower_delay = 3\n") { cluster in
+            _ = try await cluster.createAvailableNodes(30)
+            let victim = cluster.conductorHostnames[1]
+            let victimNodes = try await cluster.allNodes().filter { $0["conductor"]?.stringValue == victim }.compactMap { $0["uuid"]?.stringValue }
+            try #require(!victimNodes.isEmpty)
+            try await cluster.forEach(victimNodes) { uuid in
+                _ = try await cluster.request("PUT", "/v1/nodes/\(uuid)/states/power", json: ["target": "power on"])
+            }
+            cluster.signal(victim, SIGSTOP)
+            _ = try await cluster.waitForNodes(timeout: .seconds(8), "take-over of the frozen conductor's nodes") { nodes in
+                nodes.allSatisfy { $0["reservation"] == .null && $0["target_power_state"] == .null }
+            }
+            // Another conductor changes the nodes, then the frozen one wakes up and finishes its work.
+            try await cluster.forEach(victimNodes) { uuid in
+                let response = try await cluster.request("PATCH", "/v1/nodes/\(uuid)", json: [["op": "add", "path": "/extra/after", "value": "takeover"]])
+                guard response.status == 200 else { throw TestServerError.unexpected("PATCH answered \(response.status): \(response.text)") }
+            }
+            cluster.signal(victim, SIGCONT)
+            try await cluster.waitForConductors(count: 3)
+            try await Task.sleep(for: .seconds(4))  // longer than the woken conductor's remaining power_delay
+            for uuid in victimNodes {
+                let node = try await cluster.request("GET", "/v1/nodes/\(uuid)").json()
+                #expect(node["extra"]?["after"] == "takeover", "the woken conductor wrote over \(uuid)")
+                #expect(node["reservation"] == .null)
+            }
+            #expect(cluster.log(victim, lines: 400).contains("discarding its changes"))
+        }
+    }
+}
