@@ -47,6 +47,8 @@ bench: deps
 	$(SWIFT) build -c release --product ironic
 	python3 Benchmarks/bench.py --ironic .build/release/ironic $(BENCH_ARGS)
 	$(SWIFT) build -c release --product ironic-bench-sync && .build/release/ironic-bench-sync
+	$(SWIFT) build -c release --product ironic-api && $(SWIFT) build -c release --product ironic-conductor
+	python3 Benchmarks/cluster_bench.py --bindir .build/release
 
 clean:
 	rm -rf .build var
