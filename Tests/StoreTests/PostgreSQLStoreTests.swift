@@ -1,0 +1,170 @@
+import Core
+import Foundation
+import PostgreSQLStore
+import PostgresNIO
+import Store
+import Testing
+
+/// What only the PostgreSQL store has: several pools (processes) on one database, migrations
+/// serialised by an advisory lock, connection URLs. Needs the test server (see
+/// `PostgreSQLTestServer`) except for the URL checks.
+@Suite("PostgreSQL store specifics", .enabled(if: !PostgreSQLTestServer.isSkipped))
+struct PostgreSQLStoreTests {
+    /// Separate stores behave like separate processes: separate pools that only PostgreSQL's
+    /// row locks coordinate. Many tasks per store, several rounds.
+    @Test func reservationRaceAcrossPools() async throws {
+        try await PostgreSQLTestServer.withDatabase { url in
+            let stores = (0..<4).map { _ in PostgreSQLStore(url: url) }
+            _ = try await stores[0].upgrade()
+            for _ in 0..<5 {
+                try await StoreConformance.reservationRace(stores, contenders: 40)
+            }
+            for store in stores { await store.shutdown() }
+        }
+    }
+
+    /// Many tasks on one pool, more than it has connections: they queue for connections and
+    /// still see exactly one winner.
+    @Test func reservationRaceOnOnePool() async throws {
+        try await PostgreSQLTestServer.withStore { store in
+            for _ in 0..<5 {
+                try await StoreConformance.reservationRace([store], contenders: 50)
+            }
+        }
+    }
+
+    @Test func saveWhileAnotherPoolHoldsTheLock() async throws {
+        try await PostgreSQLTestServer.withDatabase { url in
+            let writer = PostgreSQLStore(url: url)
+            let holder = PostgreSQLStore(url: url)
+            _ = try await writer.upgrade()
+            try await StoreConformance.saveWhileReserved(writer: writer, holder: holder)
+            await writer.shutdown()
+            await holder.shutdown()
+        }
+    }
+
+    /// Several stores upgrading one empty database at once: the advisory lock makes them take
+    /// turns, each reports version 1, and the migration is recorded once.
+    @Test func concurrentUpgrades() async throws {
+        for _ in 0..<3 {
+            try await PostgreSQLTestServer.withDatabase { url in
+                let stores = (0..<6).map { _ in PostgreSQLStore(url: url) }
+                let versions = try await withThrowingTaskGroup(of: Int.self) { group in
+                    for store in stores { group.addTask { try await store.upgrade() } }
+                    return try await group.reduce(into: []) { $0.append($1) }
+                }
+                #expect(versions == Array(repeating: 1, count: stores.count))
+                let recorded = try await Self.scalar(url, "SELECT count(*) FROM schema_migrations")
+                #expect(recorded == 1)
+                let tables = try await Self.scalar(
+                    url, "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'")
+                #expect(tables == 7, "chassis, nodes, portgroups, ports, conductors, node_history, schema_migrations")
+                for store in stores {
+                    #expect(try await store.schemaVersion() == 1)
+                    await store.shutdown()
+                }
+            }
+        }
+    }
+
+    @Test func schemaVersionStartsAtZero() async throws {
+        try await PostgreSQLTestServer.withDatabase { url in
+            let store = PostgreSQLStore(url: url)
+            #expect(try await store.schemaVersion() == 0)
+            // Every query fails cleanly before the schema exists.
+            await #expect(throws: IronicError.self) { try await store.nodes(NodeQuery()) }
+            #expect(try await store.upgrade() == 1)
+            #expect(try await store.upgrade() == 1)
+            let node = try await store.createNode(StoreConformance.fullNode())
+            await store.shutdown()
+
+            // Another pool (another process) sees the same schema and data.
+            let reopened = PostgreSQLStore(url: url)
+            #expect(try await reopened.schemaVersion() == 1)
+            #expect(try await reopened.node(uuid: node.uuid) == node)
+            await reopened.shutdown()
+        }
+    }
+
+    /// The column types of migration v1, as a DBA would see them.
+    @Test func schemaTypes() async throws {
+        try await PostgreSQLTestServer.withDatabase { url in
+            let store = PostgreSQLStore(url: url)
+            _ = try await store.upgrade()
+            await store.shutdown()
+            let types = try await Self.strings(url, """
+                SELECT table_name || '.' || column_name || ':' || data_type FROM information_schema.columns
+                WHERE table_schema = 'public' AND column_name IN ('created_at', 'maintenance', 'extra', 'user')
+                ORDER BY 1
+                """)
+            #expect(types.contains("nodes.created_at:timestamp with time zone"))
+            #expect(types.contains("nodes.maintenance:boolean"))
+            #expect(types.contains("nodes.extra:text"))
+            #expect(types.contains("node_history.user:text"))
+        }
+    }
+
+    /// A server that does not answer fails calls instead of hanging them.
+    @Test(.timeLimit(.minutes(1))) func unreachableServerFails() async throws {
+        let store = try PostgreSQLStore(connection: "postgresql://nobody:pw@127.0.0.1:1/ironic?sslmode=disable")
+        await #expect(throws: IronicError.self) { try await store.schemaVersion() }
+        await store.shutdown()
+    }
+
+    @Test func connectionURLs() throws {
+        let full = try PostgreSQLConnectionURL("postgresql+psycopg2://ironic:s%40cret@db.example:6543/ironic?sslmode=disable")
+        #expect(full.username == "ironic" && full.password == "s@cret" && full.database == "ironic")
+        #expect(full.endpoint == .tcp(host: "db.example", port: 6543) && full.tls == .disable)
+
+        let plain = try PostgreSQLConnectionURL("postgresql://ironic@127.0.0.1/ironic")
+        #expect(plain.endpoint == .tcp(host: "127.0.0.1", port: 5432) && plain.password == nil && plain.tls == .prefer)
+        #expect(try PostgreSQLConnectionURL("postgres://u:p@[::1]:5433/d").endpoint == .tcp(host: "::1", port: 5433))
+        #expect(try PostgreSQLConnectionURL("postgresql://u:p@h/").database == "u", "libpq: the user name")
+        #expect(
+            try PostgreSQLConnectionURL("postgresql://u@/ironic?host=/run/postgresql").endpoint
+                == .unixSocket(path: "/run/postgresql/.s.PGSQL.5432"))
+        #expect(try PostgreSQLConnectionURL("postgresql://u:p@h/d?sslmode=require&connect_timeout=5").tls == .require)
+
+        for bad in [
+            "mysql+pymysql://ironic:topsecret@db/ironic", "postgresql://ironic:topsecret@db:99999/ironic",
+            "postgresql://ironic:topsecret@db/ironic?sslmode=maybe", "postgresql://ironic:topsecret@/ironic",
+            "postgresql:/ironic:topsecret@db/ironic",
+        ] {
+            #expect {
+                _ = try PostgreSQLConnectionURL(bad)
+            } throws: { error in
+                guard let error = error as? PostgreSQLConnectionURL.ParseError else { return false }
+                return !error.description.contains("topsecret") && error.description.contains("***")
+                    && error.description.contains("Invalid PostgreSQL connection URL")
+            }
+        }
+        #expect(PostgreSQLConnectionURL.redacted("postgresql://u:p%40ss@h/d") == "postgresql://u:***@h/d")
+        #expect(PostgreSQLConnectionURL.redacted("postgresql://u@h/d?password=x&a=b") == "postgresql://u@h/d?password=***&a=b")
+    }
+
+    // MARK: Helpers
+
+    static func scalar(_ url: PostgreSQLConnectionURL, _ sql: String) async throws -> Int64 {
+        try #require(try await rows(url, sql) { try PostgresRandomAccessRow($0)[0].decode(Int64.self) }.first)
+    }
+
+    static func strings(_ url: PostgreSQLConnectionURL, _ sql: String) async throws -> [String] {
+        try await rows(url, sql) { try PostgresRandomAccessRow($0)[0].decode(String.self) }
+    }
+
+    /// Runs a query with a short-lived client and decodes each row.
+    static func rows<T: Sendable>(_ url: PostgreSQLConnectionURL, _ sql: String, _ decode: @escaping @Sendable (PostgresRow) throws -> T)
+        async throws -> [T]
+    {
+        let client = PostgresClient(configuration: url.clientConfiguration, backgroundLogger: .init(label: "ironic.test"))
+        return try await withThrowingTaskGroup(of: [T].self) { group in
+            group.addTask {
+                await client.run()
+                return []
+            }
+            defer { group.cancelAll() }
+            return try await client.query(PostgresQuery(unsafeSQL: sql)).collect().map(decode)
+        }
+    }
+}
