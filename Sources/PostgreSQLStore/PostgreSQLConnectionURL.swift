@@ -23,11 +23,19 @@ public struct PostgreSQLConnectionURL: Sendable, Hashable {
     }
 
     /// Where the server listens.
-    public enum Endpoint: Sendable, Hashable {
+    public enum Endpoint: Sendable, Hashable, CustomStringConvertible {
         /// TCP to a host name or address and a port.
         case tcp(host: String, port: Int)
         /// A Unix socket file.
         case unixSocket(path: String)
+
+        /// `host:port` or the socket path.
+        public var description: String {
+            switch self {
+            case .tcp(let host, let port): host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+            case .unixSocket(let path): path
+            }
+        }
     }
 
     /// The user name (default `postgres`).
@@ -161,14 +169,15 @@ public struct PostgreSQLConnectionURL: Sendable, Hashable {
         }
     }
 
-    /// `url` with the password (in the user information or a `password=` parameter) replaced by `***`.
+    /// `url` with the password (in the user information or a `password=` parameter) replaced by
+    /// `***`. Malformed URLs are redacted too: whatever precedes the last `@` back to the
+    /// previous `/` is taken as `user:password`.
     public static func redacted(_ url: String) -> String {
         var result = url
-        if let schemeEnd = result.range(of: "://") {
-            let afterScheme = result[schemeEnd.upperBound...]
-            let authorityEnd = afterScheme.firstIndex(where: { $0 == "/" || $0 == "?" }) ?? afterScheme.endIndex
-            let authority = result[schemeEnd.upperBound..<authorityEnd]
-            if let at = authority.lastIndex(of: "@"), let colon = authority[..<at].firstIndex(of: ":") {
+        let queryStart = result.firstIndex(of: "?") ?? result.endIndex
+        if let at = result[..<queryStart].lastIndex(of: "@") {
+            let userInfoStart = result[..<at].lastIndex(of: "/").map { result.index(after: $0) } ?? result.startIndex
+            if let colon = result[userInfoStart..<at].firstIndex(of: ":") {
                 result.replaceSubrange(result.index(after: colon)..<at, with: "***")
             }
         }

@@ -56,17 +56,7 @@ extension PostgreSQLStore {
         var delete = SQLStatement("DELETE FROM chassis WHERE uuid = ")
         delete.bind(.text(uuid))
         delete.append(" RETURNING id")
-        let deleted: Bool
-        do {
-            deleted = try await !client.query(delete.query, logger: logger).collect().isEmpty
-        } catch let error as PSQLError {
-            if let violation = ConstraintViolation(error), violation.kind == .foreignKey {
-                throw IronicError.chassisNotEmpty(uuid)
-            }
-            throw Self.mapped(error)
-        } catch {
-            throw Self.mapped(error)
-        }
+        let deleted = try await deleteRow(delete) { .chassisNotEmpty(uuid) }
         if !deleted { throw IronicError.chassisNotFound(uuid) }
     }
 }

@@ -27,13 +27,20 @@ public final class PostgreSQLStore: Store {
     /// Connections the pool opens at most, per store (per process). Each request holds one
     /// connection for one statement or transaction.
     public static let defaultMaximumConnections = 10
+    /// How long a request waits for a pooled connection (the server may be down or every
+    /// connection busy) before it fails with a 500.
+    public static let defaultConnectionTimeout: Duration = .seconds(30)
 
     /// The connection pool.
     let client: PostgresClient
     /// Drives `client.run()`; cancelled by `shutdown()` and `deinit`.
     private let runTask: Task<Void, Never>
-    /// Where postgres-nio logs queries (nowhere by default: query logging is at `debug`).
+    /// Where postgres-nio logs.
     let logger: Logger
+    /// See `defaultConnectionTimeout`.
+    let connectionTimeout: Duration
+    /// The server, for error messages (never the password).
+    let endpoint: PostgreSQLConnectionURL.Endpoint
 
     /// Opens a pool to the database named by an Ironic connection URL (see
     /// `PostgreSQLConnectionURL`). No connection is made until the first call.
@@ -41,24 +48,36 @@ public final class PostgreSQLStore: Store {
     /// Throws `PostgreSQLConnectionURL.ParseError` for a URL that cannot be used.
     public convenience init(
         connection: String, maximumConnections: Int = PostgreSQLStore.defaultMaximumConnections,
-        logger: Logger = Logger(label: "ironic.postgresql")
+        connectionTimeout: Duration = PostgreSQLStore.defaultConnectionTimeout,
+        logger: Logger = PostgreSQLStore.defaultLogger
     ) throws(PostgreSQLConnectionURL.ParseError) {
         let url = try PostgreSQLConnectionURL(connection)
-        self.init(url: url, maximumConnections: maximumConnections, logger: logger)
+        self.init(url: url, maximumConnections: maximumConnections, connectionTimeout: connectionTimeout, logger: logger)
     }
 
     /// Opens a pool to the database `url` names. No connection is made until the first call.
     public init(
         url: PostgreSQLConnectionURL, maximumConnections: Int = PostgreSQLStore.defaultMaximumConnections,
-        logger: Logger = Logger(label: "ironic.postgresql")
+        connectionTimeout: Duration = PostgreSQLStore.defaultConnectionTimeout,
+        logger: Logger = PostgreSQLStore.defaultLogger
     ) {
         var configuration = url.clientConfiguration
         configuration.options.maximumConnections = max(1, maximumConnections)
         configuration.options.connectTimeout = .seconds(10)
         self.logger = logger
+        self.connectionTimeout = connectionTimeout
+        self.endpoint = url.endpoint
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.client = client
         self.runTask = Task { await client.run() }
+    }
+
+    /// postgres-nio's logger: warnings and errors only. (The pool logs each failed connection
+    /// attempt at `info`; a request that cannot get a connection fails with its own error.)
+    public static var defaultLogger: Logger {
+        var logger = Logger(label: "ironic.postgresql")
+        logger.logLevel = .error
+        return logger
     }
 
     deinit {
@@ -74,10 +93,19 @@ public final class PostgreSQLStore: Store {
 
     // MARK: Access
 
+    /// Runs one statement and returns every row; postgres-nio's errors are not mapped.
+    func execute(_ sql: SQLStatement) async throws -> [PostgresRow] {
+        let query = sql.query
+        let logger = logger
+        return try await withConnection { connection in
+            try await connection.query(query, logger: logger).collect()
+        }
+    }
+
     /// Runs one statement and returns every row, mapping errors.
     func rows(_ sql: SQLStatement) async throws -> [PostgresRow] {
         do {
-            return try await client.query(sql.query, logger: logger).collect()
+            return try await execute(sql)
         } catch {
             throw Self.mapped(error)
         }
@@ -90,10 +118,13 @@ public final class PostgreSQLStore: Store {
 
     /// Runs `body` in a transaction on one pooled connection: committed when it returns,
     /// rolled back when it throws. Errors are mapped; `body`'s own errors pass through.
-    func transaction<T: Sendable>(_ body: (Transaction) async throws -> T) async throws -> T {
+    func transaction<T: Sendable>(_ body: @escaping @Sendable (Transaction) async throws -> T) async throws -> T {
+        let logger = logger
         do {
-            return try await client.withTransaction(logger: logger) { connection in
-                try await body(Transaction(connection: connection, logger: logger))
+            return try await withConnection { connection in
+                try await connection.withTransaction(logger: logger) { connection in
+                    try await body(Transaction(connection: connection, logger: logger))
+                }
             }
         } catch let error as PostgresTransactionError {
             throw Self.mapped(error.closureError ?? error.beginError ?? error.commitError ?? error)
@@ -112,7 +143,7 @@ public final class PostgreSQLStore: Store {
     ) async throws -> T {
         let rows: [PostgresRow]
         do {
-            rows = try await client.query(sql.query, logger: logger).collect()
+            rows = try await execute(sql)
         } catch let error as PSQLError {
             if let violation = ConstraintViolation(error) { throw try await conflict(violation) }
             throw Self.mapped(error)
@@ -126,9 +157,22 @@ public final class PostgreSQLStore: Store {
     /// Runs one INSERT; a constraint violation becomes `conflict`'s error.
     func insert(_ sql: SQLStatement, conflict: (ConstraintViolation) async throws -> any Error) async throws {
         do {
-            _ = try await client.query(sql.query, logger: logger).collect()
+            _ = try await execute(sql)
         } catch let error as PSQLError {
             if let violation = ConstraintViolation(error) { throw try await conflict(violation) }
+            throw Self.mapped(error)
+        } catch {
+            throw Self.mapped(error)
+        }
+    }
+
+    /// Runs one DELETE ending in `RETURNING`; whether it deleted a row. A foreign key that
+    /// refuses the delete becomes `referenced`.
+    func deleteRow(_ sql: SQLStatement, referenced: () -> IronicError) async throws -> Bool {
+        do {
+            return try await !execute(sql).isEmpty
+        } catch let error as PSQLError {
+            if let violation = ConstraintViolation(error), violation.kind == .foreignKey { throw referenced() }
             throw Self.mapped(error)
         } catch {
             throw Self.mapped(error)

@@ -107,8 +107,16 @@ struct PostgreSQLStoreTests {
 
     /// A server that does not answer fails calls instead of hanging them.
     @Test(.timeLimit(.minutes(1))) func unreachableServerFails() async throws {
-        let store = try PostgreSQLStore(connection: "postgresql://nobody:pw@127.0.0.1:1/ironic?sslmode=disable")
-        await #expect(throws: IronicError.self) { try await store.schemaVersion() }
+        let store = try PostgreSQLStore(
+            connection: "postgresql://nobody:pw@127.0.0.1:1/ironic?sslmode=disable", connectionTimeout: .seconds(2))
+        let started = ContinuousClock.now
+        await #expect {
+            try await store.schemaVersion()
+        } throws: { error in
+            guard let error = error as? IronicError else { return false }
+            return error.status == 500 && error.message.contains("127.0.0.1:1") && !error.message.contains("pw")
+        }
+        #expect(ContinuousClock.now - started < .seconds(10))
         await store.shutdown()
     }
 
@@ -141,6 +149,8 @@ struct PostgreSQLStoreTests {
         }
         #expect(PostgreSQLConnectionURL.redacted("postgresql://u:p%40ss@h/d") == "postgresql://u:***@h/d")
         #expect(PostgreSQLConnectionURL.redacted("postgresql://u@h/d?password=x&a=b") == "postgresql://u@h/d?password=***&a=b")
+        #expect(PostgreSQLConnectionURL.redacted("postgresql://u:p@ss@h/d") == "postgresql://u:***@h/d")
+        #expect(PostgreSQLConnectionURL.redacted("u:p@h") == "u:***@h")
     }
 
     // MARK: Helpers
@@ -157,7 +167,7 @@ struct PostgreSQLStoreTests {
     static func rows<T: Sendable>(_ url: PostgreSQLConnectionURL, _ sql: String, _ decode: @escaping @Sendable (PostgresRow) throws -> T)
         async throws -> [T]
     {
-        let client = PostgresClient(configuration: url.clientConfiguration, backgroundLogger: .init(label: "ironic.test"))
+        let client = PostgresClient(configuration: url.clientConfiguration, backgroundLogger: PostgreSQLStore.defaultLogger)
         return try await withThrowingTaskGroup(of: [T].self) { group in
             group.addTask {
                 await client.run()

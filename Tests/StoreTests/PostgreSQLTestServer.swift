@@ -73,7 +73,7 @@ enum PostgreSQLTestServer {
 
     /// Runs `sql` (one statement each) on the server URL's database with a short-lived client.
     static func execute(on url: PostgreSQLConnectionURL, _ sql: String...) async throws {
-        let client = PostgresClient(configuration: url.clientConfiguration, backgroundLogger: Logger(label: "ironic.test.postgresql"))
+        let client = PostgresClient(configuration: url.clientConfiguration, backgroundLogger: PostgreSQLStore.defaultLogger)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await client.run() }
             do {
