@@ -60,7 +60,11 @@ init_cluster() {
     umask 077
     printf '%s\n' "$password" > "$DIR/password"
     printf '%s\n' "$password" > "$DIR/pwfile"
-    if [ "$(id -u)" = 0 ]; then chown -R postgres: "$DIR"; fi
+    if [ "$(id -u)" = 0 ]; then
+        chown -R postgres: "$DIR"
+        runuser -u postgres -- test -w "$DIR" \
+            || die "the postgres user cannot reach $DIR (a parent directory is private); set IRONIC_TEST_POSTGRES_DIR to a directory it can reach"
+    fi
     as_owner "$bin/initdb" -D "$DATA" -U "$SUPERUSER" --pwfile="$DIR/pwfile" -E UTF8 --locale=C.UTF-8 \
         --auth-local=scram-sha-256 --auth-host=scram-sha-256 >"$DIR/initdb.log" 2>&1 \
         || { cat "$DIR/initdb.log" >&2; die "initdb failed"; }
