@@ -157,6 +157,6 @@ let package = Package(
             dependencies: ["IPMIHardware", "IPMI", "Lab", "Core", "HardwareTypes", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "APITests", dependencies: ["IronicTesting", "API", "Core", "Store", "SQLiteStore"], swiftSettings: swiftSettings),
+        .testTarget(name: "APITests", dependencies: ["IronicTesting", "Server", "API", "Core", "Store", "SQLiteStore"], swiftSettings: swiftSettings),
     ]
 )

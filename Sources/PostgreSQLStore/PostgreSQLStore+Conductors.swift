@@ -15,7 +15,8 @@ extension PostgreSQLStore {
             .text(conductor.hostname), .text(conductor.conductorGroup), .bool(true), .text(hardwareTypes),
             .timestamp(conductor.createdAt), .timestamp(Date()),
         ])
-        upsert.append("""
+        upsert.append(
+            """
             ) ON CONFLICT ON CONSTRAINT uniq_conductors0hostname DO UPDATE SET
                 conductor_group = excluded.conductor_group, online = TRUE,
                 hardware_types = excluded.hardware_types, updated_at = excluded.updated_at

@@ -26,12 +26,14 @@ extension PostgreSQLStore {
     public func upgrade() async throws -> Int {
         try await transaction { tx in
             try await tx.run(SQLStatement("SELECT pg_advisory_xact_lock(\(Self.migrationLockKey))"))
-            try await tx.run(SQLStatement("""
-                CREATE TABLE IF NOT EXISTS schema_migrations (
-                    identifier TEXT COLLATE "C" PRIMARY KEY,
-                    applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
-                )
-                """))
+            try await tx.run(
+                SQLStatement(
+                    """
+                    CREATE TABLE IF NOT EXISTS schema_migrations (
+                        identifier TEXT COLLATE "C" PRIMARY KEY,
+                        applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+                    )
+                    """))
             var applied = Set(
                 try await tx.rows(SQLStatement("SELECT identifier FROM schema_migrations"))
                     .map { try Cells($0)[0] as String })

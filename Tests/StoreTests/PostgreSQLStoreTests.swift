@@ -93,7 +93,9 @@ struct PostgreSQLStoreTests {
             let store = PostgreSQLStore(url: url)
             _ = try await store.upgrade()
             await store.shutdown()
-            let types = try await Self.strings(url, """
+            let types = try await Self.strings(
+                url,
+                """
                 SELECT table_name || '.' || column_name || ':' || data_type FROM information_schema.columns
                 WHERE table_schema = 'public' AND column_name IN ('created_at', 'maintenance', 'extra', 'user')
                 ORDER BY 1

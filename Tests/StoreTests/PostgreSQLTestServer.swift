@@ -24,12 +24,13 @@ enum PostgreSQLTestServer {
     /// The server's superuser URL. Throws `Unavailable` when it is missing or malformed.
     static func serverURL() throws -> PostgreSQLConnectionURL {
         guard let text = ProcessInfo.processInfo.environment["IRONIC_TEST_POSTGRES_URL"], !text.isEmpty else {
-            throw Unavailable(description: """
-                IRONIC_TEST_POSTGRES_URL is not set, so the PostgreSQL store tests cannot run. Start the \
-                throwaway test server and export its URL:
-                    make postgres-up && export IRONIC_TEST_POSTGRES_URL=$(scripts/test-postgres.sh url)
-                (`make unit-test` does both), or set IRONIC_TEST_POSTGRES=skip to leave PostgreSQL out.
-                """)
+            throw Unavailable(
+                description: """
+                    IRONIC_TEST_POSTGRES_URL is not set, so the PostgreSQL store tests cannot run. Start the \
+                    throwaway test server and export its URL:
+                        make postgres-up && export IRONIC_TEST_POSTGRES_URL=$(scripts/test-postgres.sh url)
+                    (`make unit-test` does both), or set IRONIC_TEST_POSTGRES=skip to leave PostgreSQL out.
+                    """)
         }
         do {
             return try PostgreSQLConnectionURL(text)
