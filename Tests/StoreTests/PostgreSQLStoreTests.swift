@@ -6,15 +6,15 @@ import Store
 import Testing
 
 /// What only the PostgreSQL store has: several pools (processes) on one database, migrations
-/// serialised by an advisory lock, connection URLs. Needs the test server (see
-/// `PostgreSQLTestServer`) except for the URL checks.
+/// serialised by an advisory lock, and a server that does not answer. Needs
+/// the test server (see `PostgreSQLTestServer`).
 @Suite("PostgreSQL store specifics", .enabled(if: !PostgreSQLTestServer.isSkipped))
 struct PostgreSQLStoreTests {
     /// Separate stores behave like separate processes: separate pools that only PostgreSQL's
     /// row locks coordinate. Many tasks per store, several rounds.
     @Test func reservationRaceAcrossPools() async throws {
         try await PostgreSQLTestServer.withDatabase { url in
-            let stores = (0..<4).map { _ in PostgreSQLStore(url: url) }
+            let stores = (0..<4).map { _ in PostgreSQLTestServer.store(url) }
             _ = try await stores[0].upgrade()
             for _ in 0..<5 {
                 try await StoreConformance.reservationRace(stores, contenders: 40)
@@ -35,8 +35,8 @@ struct PostgreSQLStoreTests {
 
     @Test func saveWhileAnotherPoolHoldsTheLock() async throws {
         try await PostgreSQLTestServer.withDatabase { url in
-            let writer = PostgreSQLStore(url: url)
-            let holder = PostgreSQLStore(url: url)
+            let writer = PostgreSQLTestServer.store(url)
+            let holder = PostgreSQLTestServer.store(url)
             _ = try await writer.upgrade()
             try await StoreConformance.saveWhileReserved(writer: writer, holder: holder)
             await writer.shutdown()
@@ -49,7 +49,7 @@ struct PostgreSQLStoreTests {
     @Test func concurrentUpgrades() async throws {
         for _ in 0..<3 {
             try await PostgreSQLTestServer.withDatabase { url in
-                let stores = (0..<6).map { _ in PostgreSQLStore(url: url) }
+                let stores = (0..<6).map { _ in PostgreSQLTestServer.store(url) }
                 let versions = try await withThrowingTaskGroup(of: Int.self) { group in
                     for store in stores { group.addTask { try await store.upgrade() } }
                     return try await group.reduce(into: []) { $0.append($1) }
@@ -70,7 +70,7 @@ struct PostgreSQLStoreTests {
 
     @Test func schemaVersionStartsAtZero() async throws {
         try await PostgreSQLTestServer.withDatabase { url in
-            let store = PostgreSQLStore(url: url)
+            let store = PostgreSQLTestServer.store(url)
             #expect(try await store.schemaVersion() == 0)
             // Every query fails cleanly before the schema exists.
             await #expect(throws: IronicError.self) { try await store.nodes(NodeQuery()) }
@@ -80,7 +80,7 @@ struct PostgreSQLStoreTests {
             await store.shutdown()
 
             // Another pool (another process) sees the same schema and data.
-            let reopened = PostgreSQLStore(url: url)
+            let reopened = PostgreSQLTestServer.store(url)
             #expect(try await reopened.schemaVersion() == 1)
             #expect(try await reopened.node(uuid: node.uuid) == node)
             await reopened.shutdown()
@@ -90,7 +90,7 @@ struct PostgreSQLStoreTests {
     /// The column types of migration v1, as a DBA would see them.
     @Test func schemaTypes() async throws {
         try await PostgreSQLTestServer.withDatabase { url in
-            let store = PostgreSQLStore(url: url)
+            let store = PostgreSQLTestServer.store(url)
             _ = try await store.upgrade()
             await store.shutdown()
             let types = try await Self.strings(
@@ -120,39 +120,6 @@ struct PostgreSQLStoreTests {
         }
         #expect(ContinuousClock.now - started < .seconds(10))
         await store.shutdown()
-    }
-
-    @Test func connectionURLs() throws {
-        let full = try PostgreSQLConnectionURL("postgresql+psycopg2://ironic:s%40cret@db.example:6543/ironic?sslmode=disable")
-        #expect(full.username == "ironic" && full.password == "s@cret" && full.database == "ironic")
-        #expect(full.endpoint == .tcp(host: "db.example", port: 6543) && full.tls == .disable)
-
-        let plain = try PostgreSQLConnectionURL("postgresql://ironic@127.0.0.1/ironic")
-        #expect(plain.endpoint == .tcp(host: "127.0.0.1", port: 5432) && plain.password == nil && plain.tls == .prefer)
-        #expect(try PostgreSQLConnectionURL("postgres://u:p@[::1]:5433/d").endpoint == .tcp(host: "::1", port: 5433))
-        #expect(try PostgreSQLConnectionURL("postgresql://u:p@h/").database == "u", "libpq: the user name")
-        #expect(
-            try PostgreSQLConnectionURL("postgresql://u@/ironic?host=/run/postgresql").endpoint
-                == .unixSocket(path: "/run/postgresql/.s.PGSQL.5432"))
-        #expect(try PostgreSQLConnectionURL("postgresql://u:p@h/d?sslmode=require&connect_timeout=5").tls == .require)
-
-        for bad in [
-            "mysql+pymysql://ironic:topsecret@db/ironic", "postgresql://ironic:topsecret@db:99999/ironic",
-            "postgresql://ironic:topsecret@db/ironic?sslmode=maybe", "postgresql://ironic:topsecret@/ironic",
-            "postgresql:/ironic:topsecret@db/ironic",
-        ] {
-            #expect {
-                _ = try PostgreSQLConnectionURL(bad)
-            } throws: { error in
-                guard let error = error as? PostgreSQLConnectionURL.ParseError else { return false }
-                return !error.description.contains("topsecret") && error.description.contains("***")
-                    && error.description.contains("Invalid PostgreSQL connection URL")
-            }
-        }
-        #expect(PostgreSQLConnectionURL.redacted("postgresql://u:p%40ss@h/d") == "postgresql://u:***@h/d")
-        #expect(PostgreSQLConnectionURL.redacted("postgresql://u@h/d?password=x&a=b") == "postgresql://u@h/d?password=***&a=b")
-        #expect(PostgreSQLConnectionURL.redacted("postgresql://u:p@ss@h/d") == "postgresql://u:***@h/d")
-        #expect(PostgreSQLConnectionURL.redacted("u:p@h") == "u:***@h")
     }
 
     // MARK: Helpers

@@ -57,10 +57,16 @@ enum PostgreSQLTestServer {
         try result.get()
     }
 
+    /// A store on `url` with a small pool: tests run in parallel, and the server (perhaps not
+    /// the throwaway one) has a limited number of connections.
+    static func store(_ url: PostgreSQLConnectionURL) -> PostgreSQLStore {
+        PostgreSQLStore(url: url, maximumConnections: 4)
+    }
+
     /// Runs a new, upgraded store on a new database, shutting it down and dropping the database afterwards.
     static func withStore(_ body: (PostgreSQLStore) async throws -> Void) async throws {
         try await withDatabase { url in
-            let store = PostgreSQLStore(url: url)
+            let store = PostgreSQLTestServer.store(url)
             do {
                 _ = try await store.upgrade()
                 try await body(store)
