@@ -87,6 +87,19 @@ struct PostgreSQLStoreTests {
         }
     }
 
+    /// After `shutdown()` the pool is closed: calls fail at once instead of waiting.
+    @Test(.timeLimit(.minutes(1))) func callsAfterShutdownFail() async throws {
+        try await PostgreSQLTestServer.withDatabase { url in
+            let store = PostgreSQLTestServer.store(url)
+            let version = try await store.upgrade()
+            #expect(version == 1)
+            await store.shutdown()
+            let started = ContinuousClock.now
+            await #expect(throws: IronicError.self) { try await store.schemaVersion() }
+            #expect(ContinuousClock.now - started < .seconds(5))
+        }
+    }
+
     /// The column types of migration v1, as a DBA would see them.
     @Test func schemaTypes() async throws {
         try await PostgreSQLTestServer.withDatabase { url in
