@@ -1,11 +1,11 @@
 # swift-ironic: the two set-up commands are `make run` and `make test`.
 
-APT_PACKAGES := libsqlite3-dev libcurl4-openssl-dev libfreeipmi-dev libipmiconsole-dev freeipmi-tools openipmi python3-venv curl
+APT_PACKAGES := libsqlite3-dev libcurl4-openssl-dev libfreeipmi-dev libipmiconsole-dev freeipmi-tools openipmi python3-venv curl postgresql
 SWIFT ?= swift
 VENV ?= .venv
 CONFIG ?=
 
-.PHONY: run test build deps unit-test client-test bench clean
+.PHONY: run test build deps unit-test client-test bench clean postgres-up postgres-down
 
 ## Install the Debian packages the build and tests need (only those missing).
 deps:
@@ -28,9 +28,24 @@ run: build
 ## Every test: Swift unit and integration tests, then the real Python clients.
 test: deps unit-test client-test
 
+## The store tests run against SQLite and a throwaway PostgreSQL server under var/test-postgres/
+## (started here unless IRONIC_TEST_POSTGRES_URL names one, and stopped again afterwards).
 unit-test:
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	@if [ -n "$$IRONIC_TEST_POSTGRES_URL" ] || [ "$$IRONIC_TEST_POSTGRES" = skip ]; then \
+		$(SWIFT) test --skip-build; \
+	else \
+		scripts/test-postgres.sh with $(SWIFT) test --skip-build; \
+	fi
+
+## The throwaway PostgreSQL server of the store tests (127.0.0.1, a free port); prints the URL
+## to export as IRONIC_TEST_POSTGRES_URL.
+postgres-up:
+	@scripts/test-postgres.sh start
+	@echo "export IRONIC_TEST_POSTGRES_URL='$$(scripts/test-postgres.sh url)'"
+
+postgres-down:
+	@scripts/test-postgres.sh stop
 
 client-test:
 	$(SWIFT) build --product ironic
@@ -50,5 +65,5 @@ bench: deps
 	$(SWIFT) build -c release --product ironic-api && $(SWIFT) build -c release --product ironic-conductor
 	python3 Benchmarks/cluster_bench.py --bindir .build/release
 
-clean:
+clean: postgres-down
 	rm -rf .build var

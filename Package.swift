@@ -24,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         // Node model, provision state machine, errors, configuration, driver interface protocols.
@@ -38,6 +39,16 @@ let package = Package(
         .target(
             name: "SQLiteStore",
             dependencies: ["Core", "Store", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: swiftSettings
+        ),
+        // PostgreSQL backend (postgres-nio connection pool, numbered migrations, advisory-locked upgrade).
+        .target(
+            name: "PostgreSQLStore",
+            dependencies: [
+                "Core", "Store",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         // The conductor's request/reply vocabulary, the hash ring, and JSON-RPC between API and conductors.
@@ -119,7 +130,7 @@ let package = Package(
         .target(
             name: "Server",
             dependencies: [
-                "Core", "Store", "SQLiteStore", "RPC", "Conductor", "API", "HardwareTypes", "Lab",
+                "Core", "Store", "SQLiteStore", "PostgreSQLStore", "RPC", "Conductor", "API", "HardwareTypes", "Lab",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -148,7 +159,14 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "CoreTests", dependencies: ["Core"], swiftSettings: swiftSettings),
-        .testTarget(name: "StoreTests", dependencies: ["Core", "Store", "SQLiteStore"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "StoreTests",
+            dependencies: [
+                "Core", "Store", "SQLiteStore", "PostgreSQLStore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "DriverTests", dependencies: ["Core", "HardwareTypes", .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
         .testTarget(name: "IPMITests", dependencies: ["IPMI", "Lab"], swiftSettings: swiftSettings),
         .testTarget(name: "LabTests", dependencies: ["Lab"], swiftSettings: swiftSettings),
@@ -167,6 +185,6 @@ let package = Package(
             dependencies: ["IronicTesting", "Server", "Core", "Store", "Lab"],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "APITests", dependencies: ["IronicTesting", "API", "Core", "Store", "SQLiteStore"], swiftSettings: swiftSettings),
+        .testTarget(name: "APITests", dependencies: ["IronicTesting", "Server", "API", "Core", "Store", "SQLiteStore"], swiftSettings: swiftSettings),
     ]
 )

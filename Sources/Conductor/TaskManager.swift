@@ -65,7 +65,7 @@ public struct TaskManager: Sendable {
             return
         }
         if save {
-            do { try await store.saveNode(task.node) } catch {
+            do { _ = try await store.saveNode(task.node) } catch {
                 logger.error("could not save node on release: \(error)", metadata: ["node": "\(task.node.uuid)"])
             }
         }

@@ -98,16 +98,3 @@ struct SelectBuilder {
         return result
     }
 }
-
-extension String {
-    /// A `LIKE` pattern matching strings that contain `self`, for `LIKE ? ESCAPE '\'`.
-    var likeContainsPattern: String {
-        var pattern = "%"
-        for character in self {
-            if character == "%" || character == "_" || character == "\\" { pattern.append("\\") }
-            pattern.append(character)
-        }
-        pattern.append("%")
-        return pattern
-    }
-}

@@ -14,7 +14,7 @@ import Store
 public enum ServiceFactory {
     /// The store `[database] connection` names.
     public static func makeStore(_ config: IronicConfig) throws -> any Store {
-        try SQLiteStore(connection: config.database.connection)
+        try StoreSelection.makeStore(connection: config.database.connection)
     }
 
     /// The enabled hardware types and interfaces.

@@ -1,7 +1,7 @@
 import Core
 import Foundation
 
-/// Persistent state of the service. Every backend (SQLite now, PostgreSQL later) implements
+/// Persistent state of the service. Every backend (`SQLiteStore`, `PostgreSQLStore`) implements
 /// it with the same semantics; nothing backend-specific leaks through it.
 ///
 /// Errors are `IronicError`s with Ironic's codes (`NodeNotFound`, `NodeLocked`,

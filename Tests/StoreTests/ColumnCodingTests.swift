@@ -1,10 +1,9 @@
 import Core
 import Foundation
+import Store
 import Testing
 
-@testable import SQLiteStore
-
-@Suite("SQLite column coding")
+@Suite("Column coding")
 struct ColumnCodingTests {
     static let documents: [JSONValue] = [
         [:],

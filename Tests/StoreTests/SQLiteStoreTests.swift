@@ -4,111 +4,6 @@ import SQLiteStore
 import Store
 import Testing
 
-/// The SQLite stores the conformance checks run against.
-enum Backend: String, CaseIterable, Sendable, CustomTestStringConvertible {
-    /// `SQLiteStore.inMemory()`.
-    case memory
-    /// A database file (a WAL `DatabasePool`) in a fresh temporary directory.
-    case file
-
-    var testDescription: String { rawValue }
-
-    /// Runs `body` with a fresh, upgraded store, then removes its files.
-    func run(_ body: (any Store) async throws -> Void) async throws {
-        switch self {
-        case .memory:
-            let store = try SQLiteStore.inMemory()
-            _ = try await store.upgrade()
-            try await body(store)
-        case .file:
-            try await withTemporaryDirectory { directory in
-                let store = try SQLiteStore(path: directory + "/nested/ironic.sqlite")
-                _ = try await store.upgrade()
-                try await body(store)
-            }
-        }
-    }
-}
-
-/// Runs `body` with the path of a new temporary directory, removed afterwards.
-func withTemporaryDirectory(_ body: (String) async throws -> Void) async throws {
-    let directory = FileManager.default.temporaryDirectory
-        .appendingPathComponent("ironic-store-tests-\(UUID().uuidString)").path
-    defer { try? FileManager.default.removeItem(atPath: directory) }
-    try await body(directory)
-}
-
-@Suite("SQLite store conformance")
-struct SQLiteStoreConformanceTests {
-    @Test(arguments: Backend.allCases) func nodeRoundTrip(_ backend: Backend) async throws {
-        try await backend.run(StoreConformance.nodeRoundTrip)
-    }
-
-    @Test(arguments: Backend.allCases) func saveNode(_ backend: Backend) async throws {
-        try await backend.run(StoreConformance.saveNode)
-    }
-
-    @Test(arguments: Backend.allCases) func nodeConflicts(_ backend: Backend) async throws {
-        try await backend.run(StoreConformance.nodeConflicts)
-    }
-
-    @Test(arguments: Backend.allCases) func nodeNotFound(_ backend: Backend) async throws {
-        try await backend.run(StoreConformance.nodeNotFound)
-    }
-
-    @Test(arguments: Backend.allCases) func nodeFilters(_ backend: Backend) async throws {
-        try await backend.run(StoreConformance.nodeFilters)
-    }
-
-    @Test(arguments: Backend.allCases) func nodePagination(_ backend: Backend) async throws {
-        try await backend.run(StoreConformance.nodePagination)
-    }
-
-    @Test(arguments: Backend.allCases) func reservations(_ backend: Backend) async throws {
-        try await backend.run(StoreConformance.reservations)
-    }
-
-    @Test(arguments: Backend.allCases) func reservationTakeover(_ backend: Backend) async throws {
-        try await backend.run(StoreConformance.reservationTakeover)
-    }
-
-    @Test(arguments: Backend.allCases) func reservationRaceOnOneStore(_ backend: Backend) async throws {
-        try await backend.run { try await StoreConformance.reservationRace([$0]) }
-    }
-
-    @Test(arguments: Backend.allCases) func cascadeDelete(_ backend: Backend) async throws {
-        try await backend.run(StoreConformance.cascadeDelete)
-    }
-
-    @Test(arguments: Backend.allCases) func chassis(_ backend: Backend) async throws {
-        try await backend.run(StoreConformance.chassis)
-    }
-
-    @Test(arguments: Backend.allCases) func ports(_ backend: Backend) async throws {
-        try await backend.run(StoreConformance.ports)
-    }
-
-    @Test(arguments: Backend.allCases) func portgroups(_ backend: Backend) async throws {
-        try await backend.run(StoreConformance.portgroups)
-    }
-
-    @Test(arguments: Backend.allCases) func conductors(_ backend: Backend) async throws {
-        try await backend.run(StoreConformance.conductors)
-    }
-
-    @Test(arguments: Backend.allCases) func history(_ backend: Backend) async throws {
-        try await backend.run(StoreConformance.history)
-    }
-
-    @Test(arguments: Backend.allCases) func sortKeys(_ backend: Backend) async throws {
-        try await backend.run(StoreConformance.sortKeys)
-    }
-
-    @Test(arguments: Backend.allCases) func upgradeIsIdempotent(_ backend: Backend) async throws {
-        try await backend.run(StoreConformance.upgradeIsIdempotent)
-    }
-}
-
 @Suite("SQLite store specifics")
 struct SQLiteStoreTests {
     /// Separate stores on one file behave like separate processes: separate connections that
@@ -124,6 +19,15 @@ struct SQLiteStoreTests {
                 _ = round
                 try await StoreConformance.reservationRace(stores, contenders: 20)
             }
+        }
+    }
+
+    @Test func saveWhileReservedAcrossConnections() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory + "/ironic.sqlite"
+            let writer = try SQLiteStore(path: path)
+            _ = try await writer.upgrade()
+            try await StoreConformance.saveWhileReserved(writer: writer, holder: try SQLiteStore(path: path))
         }
     }
 

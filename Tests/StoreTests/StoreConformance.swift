@@ -401,6 +401,34 @@ enum StoreConformance {
         #expect(try await stores[0].node(uuid: node.uuid).reservation == winner)
     }
 
+    /// A save through `writer` while another conductor holds the node's lock through `holder`
+    /// (the same store, another connection or another process) writes the fields but keeps the
+    /// lock, which only its holder can release.
+    static func saveWhileReserved(writer: any Store, holder: any Store) async throws {
+        let created = try await writer.createNode(Self.node("locked-\(UUID().uuidString)"))
+        let locked = try await holder.reserveNode(uuid: created.uuid, conductor: "conductor-a")
+        #expect(locked.reservation == "conductor-a")
+
+        var changed = try await writer.node(uuid: created.uuid)
+        #expect(changed.reservation == "conductor-a")
+        changed.reservation = nil
+        changed.powerState = .on
+        changed.extra = ["written": "while locked"]
+        let saved = try await writer.saveNode(changed)
+        #expect(saved.reservation == "conductor-a")
+        #expect(saved.powerState == .on && saved.extra == ["written": "while locked"])
+        #expect(try await holder.node(uuid: created.uuid) == saved)
+
+        await #expect(throws: IronicError.nodeLocked(created.uuid, host: "conductor-a")) {
+            try await writer.reserveNode(uuid: created.uuid, conductor: "conductor-b")
+        }
+        try await writer.releaseNode(uuid: created.uuid, conductor: "conductor-b")
+        #expect(try await holder.node(uuid: created.uuid).reservation == "conductor-a")
+        try await holder.releaseNode(uuid: created.uuid, conductor: "conductor-a")
+        #expect(try await writer.reserveNode(uuid: created.uuid, conductor: "conductor-b").reservation == "conductor-b")
+        #expect(try await writer.releaseReservations(heldBy: "conductor-b") == [created.uuid])
+    }
+
     /// Reserve, release and bulk release.
     static func reservations(_ store: any Store) async throws {
         let a = try await store.createNode(Self.node("a"))

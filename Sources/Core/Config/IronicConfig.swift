@@ -128,7 +128,8 @@ public struct APIConfig: Sendable, Hashable {
 
 /// `[database]` options.
 public struct DatabaseConfig: Sendable, Hashable {
-    /// `connection`: `sqlite:///relative/path`, `sqlite:////absolute/path` (default `sqlite:///var/ironic.sqlite`).
+    /// `connection`: `sqlite:///relative/path`, `sqlite:////absolute/path` (default `sqlite:///var/ironic.sqlite`),
+    /// or `postgresql://user:password@host:port/dbname` (also `postgresql+psycopg2://`).
     public var connection = "sqlite:///var/ironic.sqlite"
 }
 

@@ -1,39 +1,40 @@
 import Core
 import Foundation
 
-/// How model values become column values and back.
+/// How model values become column values and back, for every backend (shared by the
+/// SQLite and PostgreSQL stores, hence `package` access).
 ///
 /// Dates are integers counting microseconds since 1970 (UTC): they sort as numbers, compare
 /// exactly, and a `Date` rounded to the microsecond survives the trip bit for bit, so a node
 /// read back equals the node `createNode` returned.
-enum ColumnCoding {
+package enum ColumnCoding {
     /// Microseconds since 1970 for `date`, rounded to the nearest microsecond.
-    static func micros(_ date: Date) -> Int64 {
+    package static func micros(_ date: Date) -> Int64 {
         Int64((date.timeIntervalSince1970 * 1_000_000).rounded())
     }
 
     /// The date `micros` microseconds after 1970.
-    static func date(micros: Int64) -> Date {
+    package static func date(micros: Int64) -> Date {
         Date(timeIntervalSince1970: Double(micros) / 1_000_000)
     }
 
     /// `date` as it will read back from the database.
-    static func normalized(_ date: Date) -> Date {
+    package static func normalized(_ date: Date) -> Date {
         self.date(micros: micros(date))
     }
 
     /// `date` as it will read back from the database.
-    static func normalized(_ date: Date?) -> Date? {
+    package static func normalized(_ date: Date?) -> Date? {
         date.map(normalized)
     }
 
     /// JSON text of a free-form dictionary.
-    static func json(_ object: [String: JSONValue]) -> String {
+    package static func json(_ object: [String: JSONValue]) -> String {
         object.isEmpty ? "{}" : JSONValue.object(object).serialized()
     }
 
     /// The dictionary stored as JSON text; `nil` and `{}` are empty.
-    static func object(_ text: String?) throws -> [String: JSONValue] {
+    package static func object(_ text: String?) throws -> [String: JSONValue] {
         guard let text, text != "{}" else { return [:] }
         guard case .object(let object) = try JSONText.parse(text) else {
             throw IronicError.internalError("Stored JSON is not an object: \(text.prefix(200))")
@@ -42,7 +43,7 @@ enum ColumnCoding {
     }
 
     /// JSON text of a node's interfaces, keyed by kind (`{"power": "ipmitool"}`).
-    static func json(_ interfaces: [InterfaceKind: String]) -> String {
+    package static func json(_ interfaces: [InterfaceKind: String]) -> String {
         var object: [String: JSONValue] = [:]
         object.reserveCapacity(interfaces.count)
         for (kind, name) in interfaces { object[kind.rawValue] = .string(name) }
@@ -50,7 +51,7 @@ enum ColumnCoding {
     }
 
     /// A node's interfaces read from JSON text; unknown kinds (from a newer release) are dropped.
-    static func interfaces(_ text: String?) throws -> [InterfaceKind: String] {
+    package static func interfaces(_ text: String?) throws -> [InterfaceKind: String] {
         var result: [InterfaceKind: String] = [:]
         for (key, value) in try object(text) {
             if let kind = InterfaceKind(rawValue: key), case .string(let name) = value { result[kind] = name }
@@ -59,12 +60,12 @@ enum ColumnCoding {
     }
 
     /// JSON text of a string array.
-    static func json(_ strings: [String]) -> String {
+    package static func json(_ strings: [String]) -> String {
         strings.isEmpty ? "[]" : JSONValue.array(strings.map(JSONValue.string)).serialized()
     }
 
     /// A string array read from JSON text.
-    static func strings(_ text: String?) throws -> [String] {
+    package static func strings(_ text: String?) throws -> [String] {
         guard let text, text != "[]" else { return [] }
         guard case .array(let items) = try JSONText.parse(text) else {
             throw IronicError.internalError("Stored JSON is not an array: \(text.prefix(200))")
@@ -73,14 +74,28 @@ enum ColumnCoding {
     }
 }
 
+extension String {
+    /// A `LIKE` pattern matching strings that contain `self`, for `LIKE ? ESCAPE '\'`: `%`, `_`
+    /// and `\` in `self` are escaped, so they match literally.
+    package var likeContainsPattern: String {
+        var pattern = "%"
+        for character in self {
+            if character == "%" || character == "_" || character == "\\" { pattern.append("\\") }
+            pattern.append(character)
+        }
+        pattern.append("%")
+        return pattern
+    }
+}
+
 /// A small JSON parser for the text this store writes.
 ///
 /// Faster than `JSONDecoder` for `JSONValue` (whose `Decodable` conformance tries each type in
 /// turn), and exact about numbers: `1.0` stays `.double(1.0)` and `1` stays `.int(1)`, so the
 /// dictionaries of a node compare equal after a round trip.
-enum JSONText {
+package enum JSONText {
     /// Parses one JSON document. Throws `IronicError.internalError` on malformed text.
-    static func parse(_ text: String) throws -> JSONValue {
+    package static func parse(_ text: String) throws -> JSONValue {
         var text = text
         return try text.withUTF8 { bytes in
             var parser = Parser(bytes: bytes)
