@@ -12,6 +12,8 @@ let package = Package(
         .executable(name: "ironic-conductor", targets: ["ironic-conductor"]),
         .executable(name: "ironic-dbsync", targets: ["ironic-dbsync"]),
         .executable(name: "ironic-bench-sync", targets: ["ironic-bench-sync"]),
+        .executable(name: "ironic-ipmiproxy", targets: ["ironic-ipmiproxy"]),
+        .executable(name: "ironic-bench-console", targets: ["ironic-bench-console"]),
         .library(name: "IronicTesting", targets: ["IronicTesting"]),
     ],
     dependencies: [
@@ -21,6 +23,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.1"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: [
         // Node model, provision state machine, errors, configuration, driver interface protocols.
@@ -58,10 +63,37 @@ let package = Package(
             dependencies: [.product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
+        // The console proxy's wire vocabulary and a small client for its REST API (Foundation only).
+        .target(name: "ConsoleProxyAPI", swiftSettings: swiftSettings),
+        // ironic-ipmiproxy: REST API, supervisor and one worker process per serial-over-LAN session.
+        .target(
+            name: "ConsoleProxy",
+            dependencies: [
+                "Core", "IPMI", "ConsoleProxyAPI",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(name: "ironic-ipmiproxy", dependencies: ["ConsoleProxy"], swiftSettings: swiftSettings),
+        // Benchmark: console sessions through one proxy beside FreeIPMI's ipmiconsole processes.
+        .executableTarget(
+            name: "ironic-bench-console",
+            dependencies: ["ConsoleProxy", "ConsoleProxyAPI", "Lab", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Benchmarks/ConsoleBench",
+            swiftSettings: swiftSettings
+        ),
         // The ipmi hardware type: power and management through the IPMI module.
         .target(
             name: "IPMIHardware",
-            dependencies: ["Core", "GenericInterfaces", "IPMI"],
+            dependencies: ["Core", "GenericInterfaces", "IPMI", "ConsoleProxyAPI"],
             path: "Drivers/IPMI",
             swiftSettings: swiftSettings
         ),
@@ -104,7 +136,7 @@ let package = Package(
         .target(
             name: "Server",
             dependencies: [
-                "Core", "Store", "SQLiteStore", "RPC", "Conductor", "API", "HardwareTypes", "Lab",
+                "Core", "Store", "SQLiteStore", "RPC", "Conductor", "API", "HardwareTypes", "Lab", "ConsoleProxy",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -137,6 +169,16 @@ let package = Package(
         .testTarget(
             name: "IPMIHardwareTests",
             dependencies: ["IPMIHardware", "IPMI", "Lab", "Core", "HardwareTypes", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ConsoleProxyTests",
+            dependencies: ["ConsoleProxy", "ConsoleProxyAPI", "IPMI", "Lab", "Core"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ConsoleTests",
+            dependencies: ["IronicTesting", "ConsoleProxy", "ConsoleProxyAPI", "Lab", "Core", "Server"],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "APITests", dependencies: ["IronicTesting", "API", "Core", "Store", "SQLiteStore"], swiftSettings: swiftSettings),

@@ -1,0 +1,3 @@
+import ConsoleProxy
+
+await IPMIProxyCommand.main()
