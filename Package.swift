@@ -82,7 +82,11 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .executableTarget(name: "ironic-ipmiproxy", dependencies: ["ConsoleProxy"], swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "ironic-ipmiproxy",
+            dependencies: ["ConsoleProxy", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: swiftSettings
+        ),
         // Benchmark: console sessions through one proxy beside FreeIPMI's ipmiconsole processes.
         .executableTarget(
             name: "ironic-bench-console",

@@ -3,19 +3,6 @@ import Foundation
 import Logging
 import ServiceLifecycle
 
-/// `ironic-ipmiproxy`: the console proxy daemon and its worker.
-public struct IPMIProxyCommand: AsyncParsableCommand {
-    /// Subcommands: `serve` (default) and `worker`.
-    public static let configuration = CommandConfiguration(
-        commandName: "ironic-ipmiproxy",
-        abstract: "Serial-over-LAN console proxy: one worker process per console, a REST API for conductors.",
-        subcommands: [ProxyServeCommand.self, ProxyWorkerCommand.self],
-        defaultSubcommand: ProxyServeCommand.self)
-
-    /// Creates the command.
-    public init() {}
-}
-
 /// `ironic-ipmiproxy serve --config-file ironic.conf`.
 public struct ProxyServeCommand: AsyncParsableCommand {
     /// Names and help.

@@ -75,7 +75,8 @@ public final class SOLSession: Sendable {
             retransmission_timeout_len: Int32(clamping: settings.retransmissionTimeout.solMilliseconds),
             retransmission_backoff_count: -1,
             keepalive_timeout_len: Int32(clamping: settings.keepaliveTimeout.solMilliseconds),
-            retransmission_keepalive_timeout_len: -1,
+            // libipmiconsole refuses a keepalive retransmission longer than the keepalive itself.
+            retransmission_keepalive_timeout_len: Int32(clamping: min(settings.keepaliveTimeout.solMilliseconds / 2, 5000)),
             acceptable_packet_errors_count: -1,
             maximum_retransmission_count: -1)
         // No libipmiconsole.conf defaults: every value comes from the node's settings.

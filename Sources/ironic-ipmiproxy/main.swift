@@ -1,3 +1,0 @@
-import ConsoleProxy
-
-await IPMIProxyCommand.main()
