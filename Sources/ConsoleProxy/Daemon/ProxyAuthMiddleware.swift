@@ -10,11 +10,9 @@ struct ProxyAuthMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard request.uri.path.hasPrefix("/v1") else { return try await next(request, context) }
         guard isAuthorized(request.headers) else {
-            var response = ProxyAPI.errorResponse(ProxyError(status: 401, message: "Authentication required: \(hint)."))
-            if config.authStrategy == .httpBasic {
-                response.headers[.wwwAuthenticate] = "Basic realm=\"ironic-ipmiproxy\""
-            }
-            return response
+            // No WWW-Authenticate challenge: Foundation's URLSession on Linux (the conductors'
+            // client) waits forever for a credential delegate when it sees one.
+            return ProxyAPI.errorResponse(ProxyError(status: 401, message: "Authentication required: \(hint)."))
         }
         return try await next(request, context)
     }
