@@ -13,7 +13,6 @@ let package = Package(
         .executable(name: "ironic-dbsync", targets: ["ironic-dbsync"]),
         .executable(name: "ironic-bench-sync", targets: ["ironic-bench-sync"]),
         .executable(name: "ironic-ipmiproxy", targets: ["ironic-ipmiproxy"]),
-        .executable(name: "ironic-bench-console", targets: ["ironic-bench-console"]),
         .library(name: "IronicTesting", targets: ["IronicTesting"]),
     ],
     dependencies: [
@@ -87,13 +86,6 @@ let package = Package(
             dependencies: ["ConsoleProxy", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings
         ),
-        // Benchmark: console sessions through one proxy beside FreeIPMI's ipmiconsole processes.
-        .executableTarget(
-            name: "ironic-bench-console",
-            dependencies: ["ConsoleProxy", "ConsoleProxyAPI", "Lab", .product(name: "ArgumentParser", package: "swift-argument-parser")],
-            path: "Benchmarks/ConsoleBench",
-            swiftSettings: swiftSettings
-        ),
         // The ipmi hardware type: power and management through the IPMI module.
         .target(
             name: "IPMIHardware",
@@ -140,7 +132,7 @@ let package = Package(
         .target(
             name: "Server",
             dependencies: [
-                "Core", "Store", "SQLiteStore", "RPC", "Conductor", "API", "HardwareTypes", "Lab", "ConsoleProxy",
+                "Core", "Store", "SQLiteStore", "RPC", "Conductor", "API", "HardwareTypes", "Lab", "ConsoleProxy", "IPMIHardware",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -148,7 +140,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .executableTarget(name: "ironic", dependencies: ["Server"], swiftSettings: swiftSettings),
+        .executableTarget(name: "ironic", dependencies: ["Server", "ConsoleProxy"], swiftSettings: swiftSettings),
         .executableTarget(name: "ironic-api", dependencies: ["Server"], swiftSettings: swiftSettings),
         .executableTarget(name: "ironic-conductor", dependencies: ["Server"], swiftSettings: swiftSettings),
         .executableTarget(name: "ironic-dbsync", dependencies: ["Server"], swiftSettings: swiftSettings),

@@ -12,8 +12,8 @@ public struct ProxyServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("config-file"), help: "An ironic.conf file with an [ipmiproxy] section; repeat to layer files.")
     var configFiles: [String] = []
 
-    @Option(help: "Arguments after the executable that start a worker (default: worker).")
-    var workerArguments: [String] = ["worker"]
+    @Option(help: "Arguments after the executable that start a worker (default: worker, or ipmiproxy worker under ironic).")
+    var workerArguments: [String] = []
 
     /// Creates the command.
     public init() {}
@@ -27,7 +27,11 @@ public struct ProxyServeCommand: AsyncParsableCommand {
         }
         let logger = Logger(label: "ironic-ipmiproxy")
         let server = ConsoleProxyServer(
-            config: config, workerCommand: ConsoleProxyServer.workerCommand(arguments: workerArguments), logger: logger)
+            config: config,
+            workerCommand: ConsoleProxyServer.workerCommand(
+                arguments: !workerArguments.isEmpty
+                    ? workerArguments : (CommandLine.arguments.dropFirst().first == "ipmiproxy" ? ["ipmiproxy", "worker"] : ["worker"])),
+            logger: logger)
         Task {
             let port = await server.listeningPort()
             logger.info("ironic-ipmiproxy listening on http://\(config.hostIP):\(port)")
@@ -52,4 +56,15 @@ public struct ProxyWorkerCommand: AsyncParsableCommand {
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
         await ConsoleWorker.main(logger: Logger(label: "ironic-ipmiproxy.worker"))
     }
+}
+
+/// `ironic ipmiproxy serve|worker`: the proxy inside the all-in-one `ironic` executable.
+public struct IPMIProxyGroupCommand: AsyncParsableCommand {
+    /// Names and help.
+    public static let configuration = CommandConfiguration(
+        commandName: "ipmiproxy", abstract: "The serial console proxy (as ironic-ipmiproxy).",
+        subcommands: [ProxyServeCommand.self, ProxyWorkerCommand.self])
+
+    /// Creates the command.
+    public init() {}
 }

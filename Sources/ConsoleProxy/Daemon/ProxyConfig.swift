@@ -61,6 +61,10 @@ public struct ProxyConfig: Sendable, Hashable {
     /// `xterm_dir`: where Debian's libjs-xterm installed xterm.js (default /usr/share/javascript/xterm).
     public var xtermDirectory = "/usr/share/javascript/xterm"
 
+    /// `worker_executable`: the program whose `ipmiproxy worker` (under `ironic`) starts a worker,
+    /// when it is not the running executable (tests, packaging with separate binaries).
+    public var workerExecutable: String?
+
     /// The defaults.
     public init() {}
 
@@ -123,6 +127,7 @@ public struct ProxyConfig: Sendable, Hashable {
         certFile = value("cert_file")
         keyFile = value("key_file")
         xtermDirectory = value("xterm_dir") ?? xtermDirectory
+        workerExecutable = value("worker_executable")
         try validate()
     }
 

@@ -17,6 +17,8 @@ public struct IronicConfig: Sendable, Hashable {
     public var conductor: ConductorConfig
     /// `[ipmi]`.
     public var ipmi: IPMIConfig
+    /// Every section as read, for options other modules own (`[ipmiproxy]`, `[ipmi] console_proxy_*`).
+    public var document = INIFile()
 
     /// Defaults: fake-hardware and ipmi, API on 127.0.0.1:6385, SQLite under `./var/`.
     public init() {
@@ -46,6 +48,7 @@ public struct IronicConfig: Sendable, Hashable {
     /// Applies an INI document over the defaults.
     public init(ini: INIFile) throws(ConfigError) {
         self.init()
+        document = ini
         let reader = OptionReader(ini: ini)
         host = try reader.string("DEFAULT", "host") ?? host
         debug = try reader.bool("DEFAULT", "debug") ?? debug
