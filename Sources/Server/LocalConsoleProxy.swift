@@ -41,20 +41,27 @@ struct LocalConsoleProxy {
         return LocalConsoleProxy(server: server, settings: settings)
     }
 
-    /// A port the kernel hands out now (for tests that ask for port 0).
+    /// A free port below the kernel's ephemeral range (32768+), so an API server asking for port
+    /// 0 later can never be handed the same one.
     static func freePort(host: String) -> Int {
+        for _ in 0..<200 {
+            let candidate = Int.random(in: 22000..<32000)
+            if isFree(candidate, host: host) { return candidate }
+        }
+        return 6387
+    }
+
+    static func isFree(_ port: Int, host: String) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
         defer { close(fd) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
         inet_pton(AF_INET, host, &address.sin_addr)
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
-                bind(fd, pointer, length) == 0 ? getsockname(fd, pointer, &length) : -1
-            }
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
         }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 }
 
