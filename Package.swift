@@ -12,6 +12,7 @@ let package = Package(
         .executable(name: "ironic-conductor", targets: ["ironic-conductor"]),
         .executable(name: "ironic-dbsync", targets: ["ironic-dbsync"]),
         .executable(name: "ironic-bench-sync", targets: ["ironic-bench-sync"]),
+        .executable(name: "ironic-ipmiproxy", targets: ["ironic-ipmiproxy"]),
         .library(name: "IronicTesting", targets: ["IronicTesting"]),
     ],
     dependencies: [
@@ -25,6 +26,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.1"),
     ],
     targets: [
         // Node model, provision state machine, errors, configuration, driver interface protocols.
@@ -84,10 +86,34 @@ let package = Package(
             dependencies: [.product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
+        // The console proxy's wire vocabulary and a small client for its REST API (Foundation only).
+        .target(name: "ConsoleProxyAPI", swiftSettings: swiftSettings),
+        // ironic-ipmiproxy: REST API, supervisor and one worker process per serial-over-LAN session.
+        .target(
+            name: "ConsoleProxy",
+            dependencies: [
+                "Core", "IPMI", "ConsoleProxyAPI",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "ironic-ipmiproxy",
+            dependencies: ["ConsoleProxy", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: swiftSettings
+        ),
         // The ipmi hardware type: power and management through the IPMI module.
         .target(
             name: "IPMIHardware",
-            dependencies: ["Core", "GenericInterfaces", "IPMI"],
+            dependencies: ["Core", "GenericInterfaces", "IPMI", "ConsoleProxyAPI"],
             path: "Drivers/IPMI",
             swiftSettings: swiftSettings
         ),
@@ -131,6 +157,7 @@ let package = Package(
             name: "Server",
             dependencies: [
                 "Core", "Store", "SQLiteStore", "PostgreSQLStore", "RPC", "Conductor", "API", "HardwareTypes", "Lab",
+                "ConsoleProxy", "IPMIHardware",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -141,7 +168,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .executableTarget(name: "ironic", dependencies: ["Server"], swiftSettings: swiftSettings),
+        .executableTarget(name: "ironic", dependencies: ["Server", "ConsoleProxy"], swiftSettings: swiftSettings),
         .executableTarget(name: "ironic-api", dependencies: ["Server"], swiftSettings: swiftSettings),
         .executableTarget(name: "ironic-conductor", dependencies: ["Server"], swiftSettings: swiftSettings),
         .executableTarget(name: "ironic-dbsync", dependencies: ["Server"], swiftSettings: swiftSettings),
@@ -183,6 +210,16 @@ let package = Package(
         .testTarget(
             name: "ClusterTests",
             dependencies: ["IronicTesting", "Server", "Core", "Store", "Lab"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ConsoleProxyTests",
+            dependencies: ["ConsoleProxy", "ConsoleProxyAPI", "IPMI", "Lab", "Core"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ConsoleTests",
+            dependencies: ["IronicTesting", "ConsoleProxy", "ConsoleProxyAPI", "Lab", "Core", "Server"],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "APITests", dependencies: ["IronicTesting", "Server", "API", "Core", "Store", "SQLiteStore"], swiftSettings: swiftSettings),

@@ -8,7 +8,8 @@ extension HardwareType {
     /// - power: `ipmi`, `ipmitool` (the same implementation under Ironic's name)
     /// - management: `ipmi`, `ipmitool`
     /// - vendor: `ipmi`, `ipmitool`, `no-vendor`
-    /// - console: the generic list (`no-console` today; the IPMI serial console comes later)
+    /// - console: `no-console` (the default, as in Ironic), `ipmi-proxy` (serial-over-LAN
+    ///   through `ironic-ipmiproxy`) and its Ironic alias `ipmitool-socat`
     /// - deploy, boot: Ironic's generic lists, then `fake`. No real deploy or boot interface
     ///   ships yet, so `fake` is what lets an ipmi node reach `active` meanwhile: real power and
     ///   boot device, no image written. Once `direct` or `ipxe` ships it becomes the default by
@@ -22,6 +23,7 @@ extension HardwareType {
                 .power: ["ipmi", "ipmitool"],
                 .management: ["ipmi", "ipmitool"],
                 .vendor: ["ipmi", "ipmitool", "no-vendor"],
+                .console: ["no-console", "ipmi-proxy", "ipmitool-socat"],
             ]
         ).supported
         lists[.deploy, default: []].append("fake")
@@ -45,13 +47,19 @@ public struct IPMIInterfaces: Sendable {
     public let management: IPMIManagement
     /// `ipmi` vendor passthru.
     public let vendor: IPMIVendor
+    /// `ipmi-proxy` console.
+    public let console: IPMIProxyConsole
 
     /// Ironic's entry point name for each ipmi implementation, registered as an alias so nodes
     /// and configuration written for Ironic (`power_interface = ipmitool`) keep working.
     public static let ironicAlias = "ipmitool"
 
     /// Creates the implementations over `client`.
-    public init(client: any BMCClient, settings: IPMIDriverSettings = IPMIDriverSettings()) {
+    public init(
+        client: any BMCClient, settings: IPMIDriverSettings = IPMIDriverSettings(),
+        console: IPMIProxyConsoleSettings = IPMIProxyConsoleSettings()
+    ) {
+        self.console = IPMIProxyConsole(settings: console, driverSettings: settings)
         power = IPMIPower(client: client, settings: settings)
         management = IPMIManagement(client: client, settings: settings)
         vendor = IPMIVendor(client: client, settings: settings)
@@ -59,7 +67,7 @@ public struct IPMIInterfaces: Sendable {
 
     /// The `ipmi` hardware type and these implementations under their own names.
     public var entryPoints: DriverEntryPoints {
-        DriverEntryPoints(hardwareTypes: [.ipmi], interfaces: [power, management, vendor])
+        DriverEntryPoints(hardwareTypes: [.ipmi], interfaces: [power, management, vendor, console])
     }
 
     /// Adds the `ipmitool` aliases to `catalog` (`entryPoints` registers the `ipmi` names).
@@ -67,6 +75,7 @@ public struct IPMIInterfaces: Sendable {
         catalog.register(power, alias: Self.ironicAlias)
         catalog.register(management, alias: Self.ironicAlias)
         catalog.register(vendor, alias: Self.ironicAlias)
+        catalog.register(console, alias: IPMIProxyConsole.ironicAlias)
     }
 
     /// Adds the implementations to `catalog` under `ipmi` and `ipmitool`.

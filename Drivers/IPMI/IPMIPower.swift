@@ -8,7 +8,7 @@ import IPMI
 /// pause, up to the caller's timeout or the service default
 /// (`[conductor] power_state_change_timeout`, or `soft_power_off_timeout` for soft power off).
 /// A change the node is already in costs one status read and nothing else.
-public struct IPMIPower: PowerInterface {
+public struct IPMIPower: PowerInterface, PowerPollingPolicy {
     /// `ipmi`.
     public var name: String { "ipmi" }
 
@@ -25,13 +25,15 @@ public struct IPMIPower: PowerInterface {
     /// Checks the node's driver_info without contacting the BMC.
     public func validate(_ task: NodeTask) async throws {
         _ = try backend.driverInfo(task)
+        try requirePolling(task)
     }
 
     /// `power on` or `power off`, from Get Chassis Status.
     ///
     /// - Throws: `IPMIFailure` when the BMC cannot be asked.
     public func powerState(of task: NodeTask) async throws -> PowerState {
-        try await backend.powerState(task, try backend.driverInfo(task))
+        try requirePolling(task)
+        return try await backend.powerState(task, try backend.driverInfo(task))
     }
 
     /// Powers on, off, soft off, or soft reboots, then waits for the settled state.
@@ -41,6 +43,7 @@ public struct IPMIPower: PowerInterface {
     ///   `error`; `PowerStateFailure` (409) when the node does not get there in time;
     ///   `IPMIFailure` when a command fails.
     public func setPowerState(_ target: PowerState, on task: NodeTask, timeout: Duration?) async throws {
+        try requirePolling(task)
         try IPMIBackend.requireExclusiveLock(task)
         let info = try backend.driverInfo(task)
         switch target {
@@ -67,6 +70,7 @@ public struct IPMIPower: PowerInterface {
     ///
     /// - Parameter timeout: Applies to each half.
     public func reboot(_ task: NodeTask, soft: Bool, timeout: Duration?) async throws {
+        try requirePolling(task)
         try IPMIBackend.requireExclusiveLock(task)
         let info = try backend.driverInfo(task)
         if soft {
@@ -159,5 +163,23 @@ public struct IPMIPower: PowerInterface {
             "timed out waiting for a power state",
             metadata: ["target": "\(target.rawValue)", "waited_seconds": "\(seconds)"])
         throw IronicError.powerStateFailure(target, detail: detail)
+    }
+}
+
+extension IPMIPower {
+    /// False while the console is enabled on a node with `ipmi_poll_during_console = false`.
+    public func mayPollPower(_ node: Node) -> Bool {
+        guard node.consoleEnabled, let value = node.driverInfo["ipmi_poll_during_console"] else { return true }
+        return (try? IPMIDriverInfo.flag(value, key: "ipmi_poll_during_console")) ?? true
+    }
+
+    /// Refuses to touch a BMC that must not be polled during its console session.
+    func requirePolling(_ task: NodeTask) throws(IronicError) {
+        guard mayPollPower(task.node) else {
+            throw IronicError(
+                status: 409, code: "NodeConsolePowerPollingDisabled",
+                message: "Node \(task.node.uuid) has ipmi_poll_during_console = false and its console is enabled: "
+                    + "power is not read or changed through the BMC while serial-over-LAN is active. Disable the console first.")
+        }
     }
 }

@@ -62,10 +62,12 @@ public enum ShippedHardware {
     /// The client, and its threads, are created when an ipmi node first needs a BMC, so a
     /// service without ipmi nodes never starts them; they stop when the registry is released.
     public static func registry(
-        config: DriverConfig, ipmi: IPMIConfig, conductor: ConductorConfig, fake: FakeConfig = FakeConfig(), logger: Logger
+        config: DriverConfig, ipmi: IPMIConfig, conductor: ConductorConfig, fake: FakeConfig = FakeConfig(), logger: Logger,
+        console: IPMIProxyConsoleSettings = IPMIProxyConsoleSettings()
     ) throws(IronicError) -> DriverRegistry {
         let client = DeferredBMCClient { makeBMCClient(ipmi, logger: logger) }
-        let interfaces = IPMIInterfaces(client: client, settings: IPMIDriverSettings(ipmi: ipmi, conductor: conductor))
+        let interfaces = IPMIInterfaces(
+            client: client, settings: IPMIDriverSettings(ipmi: ipmi, conductor: conductor), console: console)
         return try registry(config: config, ipmi: interfaces, fake: fake)
     }
 

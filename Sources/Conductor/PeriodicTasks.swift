@@ -127,7 +127,9 @@ extension Conductor {
     private func syncPowerState(_ node: Node) async -> PowerSyncReport {
         var report = PowerSyncReport()
         let reader = NodeTask(node: node, conductor: hostname, isShared: true, logger: logger)
-        guard let driver = try? registry.driver(for: node), let power = driver.power else {
+        guard let driver = try? registry.driver(for: node), let power = driver.power,
+            (power as? any PowerPollingPolicy)?.mayPollPower(node) ?? true
+        else {
             report.skipped = 1
             return report
         }

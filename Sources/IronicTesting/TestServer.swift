@@ -35,6 +35,8 @@ public final class TestServer: Sendable {
         config.database.connection = "sqlite:///\(directory.path)/ironic.sqlite"
         config.conductor.heartbeatInterval = .seconds(1)
         config.conductor.nodeLockedRetryInterval = .milliseconds(100)
+        // The in-process console proxy on a free port: test servers run side by side.
+        config.document.set("ipmiproxy", "port", "0")
         configure(&config)
         var logger = ServiceFactory.makeLogger("ironic-test", config)
         logger.logLevel = ProcessInfo.processInfo.environment["IRONIC_TEST_LOG"] == nil ? .critical : .debug

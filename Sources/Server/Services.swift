@@ -3,6 +3,7 @@ import Conductor
 import Core
 import Foundation
 import HardwareTypes
+import IPMIHardware
 import Hummingbird
 import Logging
 import RPC
@@ -18,10 +19,11 @@ public enum ServiceFactory {
     }
 
     /// The enabled hardware types and interfaces.
-    public static func makeRegistry(_ config: IronicConfig) throws -> DriverRegistry {
+    public static func makeRegistry(_ config: IronicConfig, console: IPMIProxyConsoleSettings? = nil) throws -> DriverRegistry {
         try ShippedHardware.registry(
             config: config.drivers, ipmi: config.ipmi, conductor: config.conductor, fake: config.fake,
-            logger: makeLogger("ironic.ipmi", config))
+            logger: makeLogger("ironic.ipmi", config),
+            console: try console ?? IPMIProxyConsoleSettings(ini: config.document))
     }
 
     /// A logger at the level `[DEFAULT] debug` asks for.
@@ -52,7 +54,8 @@ public final class StandaloneServer: Sendable {
         let version = try await store.upgrade()
         logger.info("database schema at version \(version)")
         self.store = store
-        let registry = try ServiceFactory.makeRegistry(config)
+        let consoleProxy = try LocalConsoleProxy.make(config, logger: logger)
+        let registry = try ServiceFactory.makeRegistry(config, console: consoleProxy.settings)
         let conductor = Conductor(
             hostname: config.host, store: store, registry: registry, config: config.conductor, hashRing: config.hashRing,
             logger: logger)
@@ -75,7 +78,8 @@ public final class StandaloneServer: Sendable {
                     .init(service: HeartbeatOnly(service: conductorService)),
                     .init(service: PeriodicTasksService(conductor: conductor)),
                     .init(service: application),
-                ],
+                    .init(service: ConsoleReconcileService(conductor: conductor)),
+                ] + consoleProxy.server.services.map { .init(service: $0) },
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
     }

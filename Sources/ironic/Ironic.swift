@@ -1,4 +1,5 @@
 import ArgumentParser
+import ConsoleProxy
 import Server
 
 /// `ironic`: the all-in-one service and admin commands.
@@ -7,6 +8,6 @@ struct Ironic: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ironic",
         abstract: "swift-ironic: bare-metal provisioning, wire-compatible with OpenStack Ironic.",
-        subcommands: [StandaloneCommand.self, LabCommand.self, NodeCommand.self])
+        subcommands: [StandaloneCommand.self, LabCommand.self, NodeCommand.self, IPMIProxyGroupCommand.self])
 }
 

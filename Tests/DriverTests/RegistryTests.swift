@@ -45,8 +45,8 @@ struct RegistryTests {
             #expect(!catalog.names(of: kind).isEmpty, "nothing shipped for \(kind)")
             for name in catalog.names(of: kind) {
                 let implementation = catalog.implementation(kind, named: name)
-                // Compatibility aliases (`ipmitool`) answer with their real name.
-                #expect(implementation?.name == name || name == "ipmitool")
+                // Compatibility aliases (`ipmitool`, `ipmitool-socat`) answer with their real name.
+                #expect(implementation?.name == name || ["ipmitool", "ipmitool-socat"].contains(name))
                 #expect(implementation.map { type(of: $0).kind } == kind)
             }
         }

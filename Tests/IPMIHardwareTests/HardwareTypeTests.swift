@@ -32,7 +32,7 @@ struct HardwareTypeTests {
         #expect(enabled[.power] == ["ipmi", "ipmitool"])
         #expect(enabled[.management] == ["ipmi", "ipmitool"])
         #expect(enabled[.vendor] == ["ipmi", "ipmitool", "no-vendor"])
-        #expect(enabled[.console] == ["no-console"])
+        #expect(enabled[.console] == ["no-console", "ipmi-proxy", "ipmitool-socat"])
         #expect(enabled[.deploy] == ["fake"])
         #expect(enabled[.boot] == ["fake"])
         #expect(HardwareType.ipmi.supported[.deploy]?.first == "autodetect")

@@ -25,6 +25,8 @@ public struct IronicConfig: Sendable, Hashable {
     public var hashRing = HashRingConfig()
     /// `[fake]`.
     public var fake = FakeConfig()
+    /// Every section as read, for options other modules own (`[ipmiproxy]`, `[ipmi] console_proxy_*`).
+    public var document = INIFile()
 
     /// Defaults: fake-hardware and ipmi, API on 127.0.0.1:6385, SQLite under `./var/`.
     public init() {
@@ -54,6 +56,7 @@ public struct IronicConfig: Sendable, Hashable {
     /// Applies an INI document over the defaults.
     public init(ini: INIFile) throws(ConfigError) {
         self.init()
+        document = ini
         let reader = OptionReader(ini: ini)
         host = try reader.string("DEFAULT", "host") ?? host
         debug = try reader.bool("DEFAULT", "debug") ?? debug

@@ -1,0 +1,172 @@
+import ConsoleProxyAPI
+import Core
+import Foundation
+import IPMI
+
+/// `ipmi-proxy` console (also registered as `ipmitool-socat`, Ironic's name): serial-over-LAN
+/// through an `ironic-ipmiproxy` daemon. The proxy holds the SOL session in a worker process
+/// and serves it on a raw TCP port, so `console_info` is `{"type": "socat", "url":
+/// "tcp://host:port"}`, which nova's serial console uses unchanged.
+///
+/// The console's whereabouts live in `driver_internal_info` (`ipmi_proxy_*` keys), so reading
+/// `console_info` never touches the BMC nor the proxy, and any conductor can stop or restore it.
+public struct IPMIProxyConsole: ConsoleInterface, ConsoleRestoring {
+    /// `ipmi-proxy`.
+    public var name: String { "ipmi-proxy" }
+    /// Ironic's name for its socat console, accepted as an alias.
+    public static let ironicAlias = "ipmitool-socat"
+
+    let settings: IPMIProxyConsoleSettings
+    let driverSettings: IPMIDriverSettings
+
+    /// Creates the interface.
+    public init(settings: IPMIProxyConsoleSettings, driverSettings: IPMIDriverSettings = IPMIDriverSettings()) {
+        self.settings = settings
+        self.driverSettings = driverSettings
+    }
+
+    /// The `ipmi_*` keys plus the console's own.
+    public var properties: [String: String] {
+        IPMIDriverInfo.properties.merging([
+            "ipmi_console_log": "Keep a console log (ring buffer) on the proxy, readable through "
+                + "GET /v1/nodes/{node}/console/log; default true. Optional.",
+            "ipmi_console_log_size": "Console log size in bytes; default: the proxy's log_size. Optional.",
+            "ipmi_poll_during_console": "Whether power status may be read while the console is enabled; default true. "
+                + "Set false for BMCs that fail when polled during serial-over-LAN. Optional.",
+        ]) { first, _ in first }
+    }
+
+    /// Checks driver_info and that a proxy is configured.
+    public func validate(_ task: NodeTask) async throws {
+        _ = try IPMIDriverInfo(node: task.node, settings: driverSettings)
+        guard !settings.proxyURLs.isEmpty else {
+            throw IronicError.invalidParameterValue(
+                "The ipmi-proxy console needs [ipmi] console_proxy_urls (ironic standalone starts a local proxy itself).")
+        }
+        _ = try consoleOptions(task.node)
+    }
+
+    /// Starts the console on the node's home proxy (reusing one that already runs there).
+    public func startConsole(_ task: NodeTask) async throws {
+        let info = try IPMIDriverInfo(node: task.node, settings: driverSettings)
+        guard let proxy = settings.home(of: task.node.uuid) else {
+            throw IronicError(status: 400, code: "InvalidParameterValue", message: "No console proxy is configured ([ipmi] console_proxy_urls).")
+        }
+        let client = ConsoleProxyClient(baseURL: proxy, credentials: settings.credentials)
+        var options = try consoleOptions(task.node)
+        if let previous = task.node.driverInternalInfo["ipmi_proxy_tcp_url"]?.stringValue {
+            options.tcpPort = Int(previous.split(separator: ":").last ?? "")  // keep nova's URL
+        }
+        let session = info.session
+        let request = ConsoleRequest(
+            nodeUUID: task.node.uuid,
+            bmc: BMCEndpoint(
+                address: session.host, port: session.port, username: session.username, password: session.password,
+                privilegeLevel: session.privilege == .callback ? "USER" : session.privilege.rawValue,
+                cipherSuite: session.cipherSuite, workarounds: Array(session.workarounds.union(info.consoleWorkarounds)).sorted()),
+            options: options)
+        let record: ConsoleRecord
+        do {
+            if let existing = try await client.list(nodeUUID: task.node.uuid).first, existing.state != .error {
+                record = existing
+            } else {
+                for stale in try await client.list(nodeUUID: task.node.uuid) { try await client.delete(stale.id) }
+                do {
+                    record = try await client.create(request)
+                } catch let error where error.status == 409 && options.tcpPort != nil {
+                    options.tcpPort = nil  // the old port is taken: a new one
+                    record = try await client.create(ConsoleRequest(nodeUUID: request.nodeUUID, bmc: request.bmc, options: options))
+                }
+            }
+        } catch {
+            throw IronicError(status: 500, code: "ConsoleError", message: "Failed to start the console through \(proxy.absoluteString): \(error)")
+        }
+        let settled = try await waitUntilServing(record, client: client)
+        if settled.state == .error {
+            _ = try? await client.delete(settled.id)
+            throw IronicError(
+                status: 500, code: "ConsoleError",
+                message: "The console proxy could not open serial-over-LAN: \(settled.lastError ?? "unknown error")")
+        }
+        task.updateNode { node in
+            node.driverInternalInfo["ipmi_proxy_url"] = .string(proxy.absoluteString)
+            node.driverInternalInfo["ipmi_proxy_console_id"] = .string(record.id)
+            node.driverInternalInfo["ipmi_proxy_tcp_url"] = .string(record.endpoints.tcp)
+            node.driverInternalInfo["ipmi_proxy_page_url"] = .string(record.endpoints.page)
+        }
+    }
+
+    /// Waits (bounded by `consoleStartTimeout`) until the proxy serves the console or gives up;
+    /// a console still starting after that is left to the proxy's own retries.
+    private func waitUntilServing(_ record: ConsoleRecord, client: ConsoleProxyClient) async throws -> ConsoleRecord {
+        let deadline = ContinuousClock.now + Self.consoleStartTimeout
+        var latest = record
+        while latest.state != .running && latest.state != .error && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(100))
+            latest = (try? await client.get(record.id)) ?? latest
+        }
+        return latest
+    }
+
+    /// How long starting a console waits for serial-over-LAN before answering.
+    static let consoleStartTimeout: Duration = .seconds(60)
+
+    /// Stops the console on its proxy (a console already gone is fine).
+    public func stopConsole(_ task: NodeTask) async throws {
+        if let (client, id) = placement(task.node) {
+            do { try await client.delete(id) } catch where error.isUnreachable {
+                task.logger.warning("console proxy unreachable while stopping the console: \(error)")
+            } catch {
+                throw IronicError(status: 500, code: "ConsoleError", message: "Failed to stop the console: \(error)")
+            }
+        }
+        task.updateNode { node in
+            for key in ["ipmi_proxy_url", "ipmi_proxy_console_id", "ipmi_proxy_page_url"] { node.driverInternalInfo[key] = nil }
+        }
+    }
+
+    /// `{"type": "socat", "url": "tcp://host:port"}` from the node's record: no BMC, no proxy call.
+    public func consoleInfo(_ task: NodeTask) async throws -> ConsoleInfo {
+        guard let url = task.node.driverInternalInfo["ipmi_proxy_tcp_url"]?.stringValue else {
+            throw IronicError(status: 500, code: "ConsoleError", message: "The node has no console endpoint recorded; disable and enable the console.")
+        }
+        return ConsoleInfo(type: "socat", url: url)
+    }
+
+    /// Whether the proxy still runs this node's console (false when the proxy restarted).
+    public func isConsoleRunning(_ task: NodeTask) async throws -> Bool {
+        guard let (client, id) = placement(task.node) else { return false }
+        guard let record = try await client.get(id) else { return false }
+        return record.state != .error
+    }
+
+    /// The console log kept by the proxy.
+    public func consoleLog(_ task: NodeTask) async throws -> [UInt8] {
+        guard let (client, id) = placement(task.node) else {
+            throw IronicError(status: 400, code: "NodeConsoleNotEnabled", message: "Console access is not enabled on node \(task.node.uuid)")
+        }
+        do { return try await client.log(id) } catch {
+            throw IronicError(status: error.status == 409 ? 409 : 503, code: "ConsoleError", message: "\(error.message)")
+        }
+    }
+
+    private func placement(_ node: Node) -> (ConsoleProxyClient, String)? {
+        guard let url = node.driverInternalInfo["ipmi_proxy_url"]?.stringValue.flatMap(URL.init(string:)),
+            let id = node.driverInternalInfo["ipmi_proxy_console_id"]?.stringValue
+        else { return nil }
+        return (ConsoleProxyClient(baseURL: url, credentials: settings.credentials), id)
+    }
+
+    private func consoleOptions(_ node: Node) throws(IronicError) -> ConsoleOptions {
+        let info = node.driverInfo
+        let log = try IPMIDriverInfo.flag(info["ipmi_console_log"], key: "ipmi_console_log") ?? true
+        var size: Int?
+        if let value = info["ipmi_console_log_size"] {
+            guard let number = IPMIDriverInfo.integer(value), number >= 1024 else {
+                throw .invalidParameterValue("ipmi_console_log_size must be an integer of at least 1024, not \(IPMIDriverInfo.display(value)).")
+            }
+            size = number
+        }
+        return ConsoleOptions(log: log, logSize: size)
+    }
+}

@@ -1,0 +1,99 @@
+import Core
+import Foundation
+import Logging
+import RPC
+import ServiceLifecycle
+
+extension Conductor {
+    /// One pass of console reconciliation: every node this conductor handles that should have
+    /// a console (`console_enabled`) and whose console interface keeps consoles elsewhere (a
+    /// console proxy) is checked, and its console started again when it is gone: after this
+    /// conductor restarted, took nodes over, or a proxy restarted. Failures go to the node's
+    /// history and `last_error`; the node stays `console_enabled` so the next pass retries.
+    ///
+    /// - Parameter isManagedHere: which nodes this conductor handles (the hash ring plugs in
+    ///   here); default all nodes of its hardware types and conductor group.
+    /// - Returns: consoles restored.
+    @discardableResult
+    public func reconcileConsoles(isManagedHere: @Sendable (Node) async -> Bool = { _ in true }) async -> Int {
+        guard let nodes = try? await managedNodes() else { return 0 }
+        var restored = 0
+        for node in nodes where node.consoleEnabled && node.reservation == nil {
+            guard await isManagedHere(node),
+                let console = (try? registry.driver(for: node))?.console as? any ConsoleRestoring
+            else { continue }
+            let reader = NodeTask(node: node, conductor: hostname, isShared: true, logger: logger)
+            let running: Bool
+            do { running = try await console.isConsoleRunning(reader) } catch {
+                logger.warning("console check failed: \(Self.describe(error))", metadata: ["node": "\(node.uuid)"])
+                continue
+            }
+            guard !running else { continue }
+            do {
+                try await withExclusiveLock(node.uuid, purpose: "restoring the console") { task in
+                    guard task.node.consoleEnabled else { return }
+                    do {
+                        try await console.startConsole(task)
+                        task.updateNode { $0.lastError = nil }
+                        restored += 1
+                        await recordHistory(task.node, .info, .console, "Console restored on its proxy (it was not running).")
+                    } catch {
+                        let message = "Failed to restore console for node \(task.node.uuid): \(Self.describe(error))"
+                        task.updateNode { $0.lastError = message }
+                        await recordHistory(task.node, .error, .console, message)
+                    }
+                }
+            } catch {
+                logger.debug("console restore skipped: \(Self.describe(error))", metadata: ["node": "\(node.uuid)"])
+            }
+        }
+        return restored
+    }
+
+    /// The node's buffered console output (`GET /v1/nodes/{node}/console/log`, an extension
+    /// beyond Ironic's API).
+    ///
+    /// - Throws: 400 `NodeConsoleNotEnabled`, 400 `UnsupportedDriverExtension` when the console
+    ///   interface keeps no log.
+    public func consoleLog(_ request: NodeRequest) async throws -> [UInt8] {
+        let task = try await tasks.shared(request.nodeUUID)
+        let console = try tasks.driver(for: task).require(.console, as: (any ConsoleInterface).self)
+        guard let restoring = console as? any ConsoleRestoring else {
+            throw IronicError(
+                status: 400, code: "UnsupportedDriverExtension",
+                message: "The console interface \"\(console.name)\" of node \(task.node.uuid) keeps no console log.")
+        }
+        guard task.node.consoleEnabled else {
+            throw IronicError(status: 400, code: "NodeConsoleNotEnabled", message: "Console access is not enabled on node \(task.node.uuid)")
+        }
+        return try await restoring.consoleLog(task)
+    }
+}
+
+/// Runs `Conductor.reconcileConsoles` every `interval` until shutdown.
+public struct ConsoleReconcileService: Service {
+    let conductor: Conductor
+    let interval: Duration
+    let isManagedHere: @Sendable (Node) async -> Bool
+
+    /// Creates the service; `isManagedHere` decides which nodes this conductor handles.
+    public init(conductor: Conductor, interval: Duration = .seconds(30), isManagedHere: @escaping @Sendable (Node) async -> Bool = { _ in true }) {
+        self.conductor = conductor
+        self.interval = interval
+        self.isManagedHere = isManagedHere
+    }
+
+    public func run() async throws {
+        guard interval > .zero else {
+            try? await gracefulShutdown()
+            return
+        }
+        try? await cancelWhenGracefulShutdown {
+            // First pass at start: a restarted conductor restores consoles at once.
+            while !Task.isCancelled {
+                await conductor.reconcileConsoles(isManagedHere: isManagedHere)
+                try? await Task.sleep(for: interval)
+            }
+        }
+    }
+}
