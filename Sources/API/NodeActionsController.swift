@@ -12,6 +12,7 @@ extension IronicAPI {
         router.add(.put, "nodes/:node/states/provision") { try await setProvision($0) }
         router.add(.get, "nodes/:node/states/console") { try await consoleState($0) }
         router.add(.put, "nodes/:node/states/console") { try await setConsole($0) }
+        router.add(.get, "nodes/:node/console/log") { try await consoleLog($0) }
         router.add(.put, "nodes/:node/maintenance") { try await setMaintenance($0, true) }
         router.add(.delete, "nodes/:node/maintenance") { try await setMaintenance($0, false) }
         router.add(.get, "nodes/:node/management/boot_device") { try await bootDevice($0) }
@@ -162,6 +163,15 @@ extension IronicAPI {
     }
 
     // MARK: Console
+
+    /// `GET /v1/nodes/{node}/console/log` (an extension beyond Ironic): the console output the
+    /// proxy buffered, as `text/plain`, readable with nobody attached.
+    func consoleLog(_ request: APIRequest) async throws -> Response {
+        let node = try await node(request.parameter("node"), request)
+        let log = try await conductor.consoleLog(NodeRequest(context: request.context, nodeUUID: node.uuid))
+        return Response(
+            status: .ok, headers: [.contentType: "text/plain; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: log.bytes)))
+    }
 
     func consoleState(_ request: APIRequest) async throws -> Response {
         let node = try await node(request.parameter("node"), request)

@@ -5,22 +5,19 @@ import RPC
 import ServiceLifecycle
 
 extension Conductor {
-    /// One pass of console reconciliation: every node this conductor handles that should have
+    /// One pass of console reconciliation: every node this conductor owns on the hash ring that should have
     /// a console (`console_enabled`) and whose console interface keeps consoles elsewhere (a
     /// console proxy) is checked, and its console started again when it is gone: after this
     /// conductor restarted, took nodes over, or a proxy restarted. Failures go to the node's
     /// history and `last_error`; the node stays `console_enabled` so the next pass retries.
     ///
-    /// - Parameter isManagedHere: which nodes this conductor handles (the hash ring plugs in
-    ///   here); default all nodes of its hardware types and conductor group.
     /// - Returns: consoles restored.
     @discardableResult
-    public func reconcileConsoles(isManagedHere: @Sendable (Node) async -> Bool = { _ in true }) async -> Int {
+    public func reconcileConsoles() async -> Int {
         guard let nodes = try? await managedNodes() else { return 0 }
         var restored = 0
         for node in nodes where node.consoleEnabled && node.reservation == nil {
-            guard await isManagedHere(node),
-                let console = (try? registry.driver(for: node))?.console as? any ConsoleRestoring
+            guard let console = (try? registry.driver(for: node))?.console as? any ConsoleRestoring
             else { continue }
             let reader = NodeTask(node: node, conductor: hostname, isShared: true, logger: logger)
             let running: Bool
@@ -55,7 +52,7 @@ extension Conductor {
     ///
     /// - Throws: 400 `NodeConsoleNotEnabled`, 400 `UnsupportedDriverExtension` when the console
     ///   interface keeps no log.
-    public func consoleLog(_ request: NodeRequest) async throws -> [UInt8] {
+    public func consoleLog(_ request: NodeRequest) async throws -> ConsoleLog {
         let task = try await tasks.shared(request.nodeUUID)
         let console = try tasks.driver(for: task).require(.console, as: (any ConsoleInterface).self)
         guard let restoring = console as? any ConsoleRestoring else {
@@ -66,7 +63,7 @@ extension Conductor {
         guard task.node.consoleEnabled else {
             throw IronicError(status: 400, code: "NodeConsoleNotEnabled", message: "Console access is not enabled on node \(task.node.uuid)")
         }
-        return try await restoring.consoleLog(task)
+        return ConsoleLog(bytes: Data(try await restoring.consoleLog(task)))
     }
 }
 
@@ -74,13 +71,11 @@ extension Conductor {
 public struct ConsoleReconcileService: Service {
     let conductor: Conductor
     let interval: Duration
-    let isManagedHere: @Sendable (Node) async -> Bool
 
-    /// Creates the service; `isManagedHere` decides which nodes this conductor handles.
-    public init(conductor: Conductor, interval: Duration = .seconds(30), isManagedHere: @escaping @Sendable (Node) async -> Bool = { _ in true }) {
+    /// Creates the service.
+    public init(conductor: Conductor, interval: Duration = .seconds(30)) {
         self.conductor = conductor
         self.interval = interval
-        self.isManagedHere = isManagedHere
     }
 
     public func run() async throws {
@@ -91,7 +86,7 @@ public struct ConsoleReconcileService: Service {
         try? await cancelWhenGracefulShutdown {
             // First pass at start: a restarted conductor restores consoles at once.
             while !Task.isCancelled {
-                await conductor.reconcileConsoles(isManagedHere: isManagedHere)
+                await conductor.reconcileConsoles()
                 try? await Task.sleep(for: interval)
             }
         }

@@ -1,4 +1,5 @@
 import Core
+import Foundation
 
 /// Everything the API asks of a conductor. Requests and replies are plain `Codable` values
 /// so an in-process call and a remote one (JSON-RPC) look the same to both sides.
@@ -21,6 +22,8 @@ public protocol ConductorAPI: Sendable {
     func setConsoleMode(_ request: SetConsoleModeRequest) async throws
     /// Where the console is, without side effects on the BMC.
     func consoleInformation(_ request: NodeRequest) async throws -> ConsoleInfo
+    /// The console's buffered output, kept by the console proxy (an extension beyond Ironic).
+    func consoleLog(_ request: NodeRequest) async throws -> ConsoleLog
     /// Sets the boot device.
     func setBootDevice(_ request: SetBootDeviceRequest) async throws
     /// The current boot device.
@@ -57,6 +60,17 @@ public protocol ConductorAPI: Sendable {
     func destroyPortgroup(_ request: PortgroupRequest) async throws
     /// Calls a vendor passthru method on a node.
     func vendorPassthru(_ request: VendorPassthruRequest) async throws -> VendorPassthruReply
+}
+
+/// A console's buffered output: the bytes the serial port printed, oldest first (base64 on
+/// the JSON-RPC wire).
+public struct ConsoleLog: Sendable, Hashable, Codable {
+    public var bytes: Data
+
+    /// Wraps the bytes.
+    public init(bytes: Data) {
+        self.bytes = bytes
+    }
 }
 
 /// Who asks, carried with every request for logs and history entries.

@@ -66,6 +66,9 @@ public struct ConductorRouter: ConductorAPI {
     public func consoleInformation(_ request: NodeRequest) async throws -> ConsoleInfo {
         try await call(.consoleInformation, nodeUUID: request.nodeUUID, request, request.context)
     }
+    public func consoleLog(_ request: NodeRequest) async throws -> ConsoleLog {
+        try await call(.consoleLog, nodeUUID: request.nodeUUID, request, request.context)
+    }
     public func setBootDevice(_ request: SetBootDeviceRequest) async throws {
         _ = try await call(.setBootDevice, nodeUUID: request.nodeUUID, request, request.context)
     }

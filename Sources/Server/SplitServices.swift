@@ -42,6 +42,7 @@ public struct ConductorCommand: AsyncParsableCommand {
                 services: [
                     .init(service: ConductorService(conductor: conductor, config: config.conductor)),
                     .init(service: PeriodicTasksService(conductor: conductor)),
+                    .init(service: ConsoleReconcileService(conductor: conductor)),
                     .init(service: listener),
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

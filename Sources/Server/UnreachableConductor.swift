@@ -15,6 +15,7 @@ struct UnreachableConductor: ConductorAPI {
     func doProvisioningAction(_ request: ProvisioningActionRequest) async throws { throw unavailable() }
     func setConsoleMode(_ request: SetConsoleModeRequest) async throws { throw unavailable() }
     func consoleInformation(_ request: NodeRequest) async throws -> ConsoleInfo { throw unavailable() }
+    func consoleLog(_ request: NodeRequest) async throws -> ConsoleLog { throw unavailable() }
     func setBootDevice(_ request: SetBootDeviceRequest) async throws { throw unavailable() }
     func bootDevice(_ request: NodeRequest) async throws -> BootDeviceState { throw unavailable() }
     func supportedBootDevices(_ request: NodeRequest) async throws -> [BootDevice] { throw unavailable() }

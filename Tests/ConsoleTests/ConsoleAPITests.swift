@@ -56,6 +56,11 @@ import Testing
 
             let viewer = try Viewer(port: port)
             #expect(try await viewer.typeUntilEchoed("typed-through-ironic"), "\(viewer.received)")
+            // The console log through our API (an extension): what the serial port printed.
+            let log = try await server.request("GET", "/v1/nodes/console-0/console/log")
+            #expect(log.status == 200)
+            #expect(log.headers["content-type"]?.hasPrefix("text/plain") == true)
+            #expect(log.text.contains("typed-through-ironic"), "\(log.text.suffix(300))")
 
             // BMCs that fail when polled during SOL: power actions answer 409 instead of touching the BMC.
             let refused = try await server.request("PUT", "/v1/nodes/console-0/states/power", json: ["target": "power off"])

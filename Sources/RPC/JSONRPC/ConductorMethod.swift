@@ -37,6 +37,9 @@ extension ConductorMethod where Params == SetConsoleModeRequest, Result == RPCVo
 extension ConductorMethod where Params == NodeRequest, Result == ConsoleInfo {
     static var consoleInformation: Self { .init("get_console_information") { try await $0.consoleInformation($1) } }
 }
+extension ConductorMethod where Params == NodeRequest, Result == ConsoleLog {
+    static var consoleLog: Self { .init("get_console_log") { try await $0.consoleLog($1) } }
+}
 extension ConductorMethod where Params == SetBootDeviceRequest, Result == RPCVoid {
     static var setBootDevice: Self { .init("set_boot_device") { try await $0.setBootDevice($1); return RPCVoid() } }
 }

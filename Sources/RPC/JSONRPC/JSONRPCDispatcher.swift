@@ -24,6 +24,7 @@ public struct JSONRPCDispatcher: Sendable {
         add(.doProvisioningAction)
         add(.setConsoleMode)
         add(.consoleInformation)
+        add(.consoleLog)
         add(.setBootDevice)
         add(.bootDevice)
         add(.supportedBootDevices)
