@@ -209,7 +209,11 @@ let package = Package(
         ),
         .testTarget(
             name: "ClusterTests",
-            dependencies: ["IronicTesting", "Server", "Core", "Store", "Lab"],
+            dependencies: [
+                "IronicTesting", "Server", "Core", "Store", "Lab", "RPC", "Conductor",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -222,7 +222,7 @@ public final class Cluster: IronicAPIClient, @unchecked Sendable {
     }
 
     /// A free TCP port on 127.0.0.1 (bound to port 0, then released).
-    static func freePort() throws -> Int {
+    public static func freePort() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw TestServerError.unexpected("socket() failed") }
         defer { close(fd) }

@@ -1,0 +1,161 @@
+import Conductor
+import Core
+import Foundation
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+import Hummingbird
+import IronicTesting
+import Logging
+@testable import RPC
+import Store
+import Testing
+
+@testable import Server
+
+/// A conductor's JSON-RPC listener over real HTTP (and TLS), called by the API's transport.
+@Suite("JSON-RPC listener")
+struct JSONRPCListenerTests {
+    /// A conductor over an in-memory store behind a listener on a free port; `body` gets the
+    /// configuration clients should use and the store.
+    static func withListener(
+        configure: (inout IronicConfig) -> Void = { _ in }, _ body: (IronicConfig, any Store) async throws -> Void
+    ) async throws {
+        var config = IronicConfig()
+        config.host = "127.0.0.1"
+        config.jsonRPC.port = try Cluster.freePort()
+        config.jsonRPC.username = "rpc"
+        config.jsonRPC.password = "secret"
+        config.drivers = DriverConfig(enabledHardwareTypes: ["fake-hardware"])
+        config.database.connection = "sqlite://"
+        configure(&config)
+        let logger = Logger(label: "rpc-listener-tests")
+        let store = try ServiceFactory.makeStore(config)
+        _ = try await store.upgrade()
+        let conductor = Conductor(
+            hostname: config.conductorHostname, store: store, registry: try ServiceFactory.makeRegistry(config),
+            config: config.conductor, logger: logger)
+        let (ready, continuation) = AsyncStream<Int>.makeStream()
+        let listener = try ServiceFactory.makeJSONRPCListener(conductor: conductor, config: config, logger: logger) {
+            continuation.yield($0)
+        }
+        let running = Task { try await listener.runService() }
+        for await _ in ready { break }
+        do {
+            try await body(config, store)
+        } catch {
+            running.cancel()
+            throw error
+        }
+        running.cancel()
+        _ = try? await running.value
+    }
+
+    static let context = RequestContext(requestID: "req-test")
+
+    @Test func aCallReachesTheConductorAndErrorsKeepTheirClass() async throws {
+        try await Self.withListener { config, store in
+            let transport = try JSONRPCTransport(config: config.jsonRPC, logger: Logger(label: "client"))
+            let node = try await transport.call(
+                .createNode, on: config.conductorHostname, CreateNodeRequest(context: Self.context, node: Node(driver: "fake-hardware")),
+                requestID: "req-1")
+            #expect(try await store.node(uuid: node.uuid).driver == "fake-hardware")
+            _ = try await store.reserveNode(uuid: node.uuid, conductor: "elsewhere")
+            do {
+                try await transport.call(
+                    .changePowerState, on: config.conductorHostname,
+                    ChangePowerStateRequest(context: Self.context, nodeUUID: node.uuid, target: .on), requestID: nil)
+                Issue.record("expected NodeLocked")
+            } catch let error as IronicError {
+                #expect(error.status == 409)
+                #expect(error.code == "NodeLocked")
+            }
+            try await transport.shutdown()
+        }
+    }
+
+    @Test(arguments: [("rpc", "wrong"), ("", ""), ("other", "secret")])
+    func wrongCredentialsAreRefused(_ username: String, _ password: String) async throws {
+        try await Self.withListener { config, _ in
+            var client = config.jsonRPC
+            client.username = username.isEmpty ? nil : username
+            client.password = password.isEmpty ? nil : password
+            client.authStrategy = username.isEmpty ? .noauth : .httpBasic
+            let transport = try JSONRPCTransport(config: client, logger: Logger(label: "client"))
+            do {
+                _ = try await transport.call(
+                    .createNode, on: config.conductorHostname, CreateNodeRequest(context: Self.context, node: Node(driver: "fake-hardware")),
+                    requestID: nil)
+                Issue.record("a call without the right credentials went through")
+            } catch let error as IronicError {
+                #expect(error.message.contains("HTTP 401"), "\(error)")
+            }
+            try await transport.shutdown()
+        }
+    }
+
+    @Test func onlyPOSTIsServed() async throws {
+        try await Self.withListener { config, _ in
+            var request = URLRequest(url: URL(string: "http://127.0.0.1:\(config.jsonRPC.port)/")!)
+            request.httpMethod = "GET"
+            let (_, response) = try await URLSession.shared.data(for: request)
+            #expect((response as? HTTPURLResponse)?.statusCode == 405)
+        }
+    }
+
+    @Test func anUnreachableConductorIsReportedAsSuch() async throws {
+        var config = JSONRPCConfig()
+        config.authStrategy = .noauth
+        let transport = try JSONRPCTransport(config: config, logger: Logger(label: "client"))
+        await #expect(throws: ConductorUnreachable.self) {
+            _ = try await transport.call(
+                .createNode, on: "127.0.0.1:\(try Cluster.freePort())",
+                CreateNodeRequest(context: Self.context, node: Node(driver: "fake-hardware")), requestID: nil)
+        }
+        try await transport.shutdown()
+    }
+
+    @Test func tlsWithTheCAClientsTrust() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ironic-rpc-tls-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let cert = directory.appendingPathComponent("rpc.pem").path
+        let key = directory.appendingPathComponent("rpc.key").path
+        let openssl = Process()
+        openssl.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        openssl.arguments = [
+            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+            "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert,
+        ]
+        openssl.standardOutput = FileHandle.nullDevice
+        openssl.standardError = FileHandle.nullDevice
+        try openssl.run()
+        openssl.waitUntilExit()
+        try #require(openssl.terminationStatus == 0)
+
+        try await Self.withListener(configure: {
+            $0.jsonRPC.useSSL = true
+            $0.jsonRPC.certFile = cert
+            $0.jsonRPC.keyFile = key
+        }) { config, _ in
+            var trusting = config.jsonRPC
+            trusting.cafile = cert
+            let transport = try JSONRPCTransport(config: trusting, logger: Logger(label: "client"))
+            let node = try await transport.call(
+                .createNode, on: config.conductorHostname, CreateNodeRequest(context: Self.context, node: Node(driver: "fake-hardware")),
+                requestID: nil)
+            #expect(node.driver == "fake-hardware")
+            try await transport.shutdown()
+
+            // Without the CA the certificate is refused: no call goes through.
+            let untrusting = try JSONRPCTransport(config: config.jsonRPC, logger: Logger(label: "client"))
+            await #expect(throws: ConductorUnreachable.self) {
+                _ = try await untrusting.call(
+                    .createNode, on: config.conductorHostname,
+                    CreateNodeRequest(context: Self.context, node: Node(driver: "fake-hardware")), requestID: nil)
+            }
+            try await untrusting.shutdown()
+        }
+    }
+}
