@@ -7,7 +7,6 @@ import IPMIHardware
 import Hummingbird
 import Logging
 import RPC
-import SQLiteStore
 import ServiceLifecycle
 import Store
 
