@@ -49,6 +49,8 @@ postgres-down:
 
 client-test:
 	$(SWIFT) build --product ironic
+	$(SWIFT) build --product ironic-api
+	$(SWIFT) build --product ironic-conductor
 	Tests/Client/setup-venv.sh
 	IRONIC_BIN=$(CURDIR)/.build/debug/ironic VENV=$(VENV) $(VENV)/bin/python -m pytest -q Tests/Client
 
