@@ -203,6 +203,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "ConductorTests",
+            dependencies: ["Conductor", "Core", "Store", "SQLiteStore", "HardwareTypes", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "RPCTests",
             dependencies: ["RPC", "Core", "Store", "SQLiteStore", "Conductor", "HardwareTypes", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
