@@ -2,6 +2,10 @@ import Core
 import Foundation
 import Lab
 
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -34,6 +38,8 @@ public final class Cluster: IronicAPIClient, @unchecked Sendable {
     public let connection: String
     /// `[conductor] heartbeat_timeout`.
     public let heartbeatTimeout: Duration
+    /// The cluster's own HTTP session.
+    public let urlSession = URLSession(configuration: .ephemeral)
     private let database: Database
     private let commonConfig: String
     private let binaries: URL
@@ -221,21 +227,27 @@ public final class Cluster: IronicAPIClient, @unchecked Sendable {
         return found
     }
 
-    /// A free TCP port on 127.0.0.1 (bound to port 0, then released).
+    /// A free TCP port on 127.0.0.1 for a process to listen on, picked above the kernel's
+    /// ephemeral range (61000–65535 on Linux; the lab and the console proxy use ports below
+    /// 32768): a port handed out for port 0 or an outgoing connection in the meantime cannot
+    /// collide with it.
     public static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw TestServerError.unexpected("socket() failed") }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        for _ in 0..<200 {
+            let port = Int.random(in: 61000...65535)
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            guard fd >= 0 else { throw TestServerError.unexpected("socket() failed") }
+            defer { close(fd) }
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            address.sin_port = in_port_t(UInt16(port).bigEndian)
+            let length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            let bound = withUnsafeMutablePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 }
+            }
+            if bound { return port }
         }
-        guard bound else { throw TestServerError.unexpected("bind() failed") }
-        return Int(UInt16(bigEndian: address.sin_port))
+        throw TestServerError.unexpected("no free port in 61000-65535")
     }
 
     // MARK: PostgreSQL

@@ -10,6 +10,10 @@ import Foundation
 public protocol IronicAPIClient: Sendable {
     /// `http://127.0.0.1:PORT`.
     var baseURL: String { get }
+    /// The session requests go through: one per server, so that a kept-alive connection to
+    /// a server that has stopped is never reused for a later server the kernel gave the
+    /// same port.
+    var urlSession: URLSession { get }
 }
 
 extension IronicAPIClient {
@@ -27,7 +31,7 @@ extension IronicAPIClient {
             request.httpBody = Data(rawBody.utf8)
             request.setValue("application/json", forHTTPHeaderField: "Content-Type")
         }
-        let (data, response) = try await URLSession.shared.data(for: request)
+        let (data, response) = try await urlSession.data(for: request)
         let http = response as! HTTPURLResponse
         var fields: [String: String] = [:]
         for (key, value) in http.allHeaderFields {

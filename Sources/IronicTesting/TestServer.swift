@@ -15,6 +15,8 @@ public final class TestServer: Sendable {
     public let baseURL: String
     /// The temporary directory holding the database.
     public let directory: URL
+    /// This server's own HTTP session.
+    public let urlSession = URLSession(configuration: .ephemeral)
     private let runTask: Task<Void, any Error>
 
     private init(server: StandaloneServer, baseURL: String, directory: URL, runTask: Task<Void, any Error>) {
@@ -50,6 +52,7 @@ public final class TestServer: Sendable {
     public func stop(keepDirectory: Bool = false) async {
         await server.shutdown()
         _ = try? await runTask.value
+        urlSession.finishTasksAndInvalidate()
         if !keepDirectory { try? FileManager.default.removeItem(at: directory) }
     }
 }
