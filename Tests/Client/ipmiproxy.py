@@ -48,13 +48,18 @@ class ProxyDaemon:
         self.config_file = workdir / "ipmiproxy.conf"
         self.log_file = workdir / "ipmiproxy.log"
         self.proc: subprocess.Popen | None = None
+        # Console ports of its own, away from other proxies (which hand out ports from 10000 up),
+        # so a restored console can get its old port back.
+        base = 15000 + random.randrange(250) * 20
+        self.port_range = f"{base}:{base + 19}"
 
     def start(self, timeout: float = 30) -> None:
         binary = proxy_binary()
         assert binary.is_file() and os.access(binary, os.X_OK), (
             f"{binary} not found: build it with `swift build --product ironic-ipmiproxy`")
         self.config_file.write_text(render_ini({"ipmiproxy": {
-            "host_ip": "127.0.0.1", "port": str(self.port), "auth_token": self.token}}))
+            "host_ip": "127.0.0.1", "port": str(self.port), "auth_token": self.token,
+            "port_range": self.port_range}}))
         with open(self.log_file, "ab") as log:
             self.proc = subprocess.Popen([str(binary), "serve", "--config-file", str(self.config_file)],
                                          cwd=self.workdir, stdin=subprocess.DEVNULL, stdout=log,

@@ -24,6 +24,10 @@ import Testing
                 config.document.set("ipmiproxy", "sol_session_timeout", "10")
                 config.document.set("ipmiproxy", "sol_keepalive", "4")
                 config.document.set("ipmiproxy", "worker_executable", "\(binDirectory)/ironic")
+                // Console ports apart from ConsoleAPITests' proxy (10000 up), which runs in parallel:
+                // two proxies handing out the same range race for the same ports.
+                let base = 12000 + Int.random(in: 0..<100) * 20
+                config.document.set("ipmiproxy", "port_range", "\(base):\(base + 19)")
             }
             defer { Task { await server.stop() } }
             var info = lab.driverInfo(for: lab.servers[0]).mapValues(JSONValue.string)

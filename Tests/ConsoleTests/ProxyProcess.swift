@@ -13,6 +13,12 @@ final class ProxyProcess: @unchecked Sendable {
     let port: Int
     let token: String
     let directory: URL
+    /// Console ports of its own (other proxies of parallel tests hand out ports from 10000 up), so
+    /// a restored console can get its old port back.
+    let portRange: String = {
+        let base = 15000 + Int.random(in: 0..<250) * 20
+        return "\(base):\(base + 19)"
+    }()
     private let lock = NSLock()
     private var process: Process?
 
@@ -42,6 +48,7 @@ final class ProxyProcess: @unchecked Sendable {
         host_ip = 127.0.0.1
         port = \(port)
         auth_token = \(token)
+        port_range = \(portRange)
         sol_session_timeout = 10
         sol_keepalive = 4
         restart_backoff = 0.2
