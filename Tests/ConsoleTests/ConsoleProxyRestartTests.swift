@@ -45,7 +45,8 @@ import Testing
         let uuid = try #require(node["uuid"]?.stringValue)
         #expect(try await server.request("PUT", "/v1/nodes/restart-0/states/console", json: ["enabled": true]).status == 202)
         _ = try await server.waitForNode("restart-0", timeout: .seconds(60)) { $0["console_enabled"] == true }
-        let url = try #require(try await server.request("GET", "/v1/nodes/restart-0/states/console").json()["console_info"]?["url"]?.stringValue)
+        let shown = try await server.request("GET", "/v1/nodes/restart-0/states/console").json()
+        let url = try #require(shown["console_info"]?["url"]?.stringValue)
         let port = Int(url.split(separator: ":").last ?? "") ?? 0
 
         let viewer = try Viewer(port: port)
