@@ -1,6 +1,6 @@
 # swift-ironic: the two set-up commands are `make run` and `make test`.
 
-APT_PACKAGES := libsqlite3-dev libcurl4-openssl-dev libfreeipmi-dev libipmiconsole-dev freeipmi-tools openipmi python3-venv curl postgresql libjs-xterm node-xterm
+APT_PACKAGES := libsqlite3-dev libcurl4-openssl-dev libfreeipmi-dev libipmiconsole-dev freeipmi-tools openipmi python3-venv curl postgresql libjs-xterm node-xterm chromium
 SWIFT ?= swift
 VENV ?= .venv
 CONFIG ?=
@@ -51,6 +51,7 @@ client-test:
 	$(SWIFT) build --product ironic
 	$(SWIFT) build --product ironic-api
 	$(SWIFT) build --product ironic-conductor
+	$(SWIFT) build --product ironic-ipmiproxy
 	Tests/Client/setup-venv.sh
 	IRONIC_BIN=$(CURDIR)/.build/debug/ironic VENV=$(VENV) $(VENV)/bin/python -m pytest -q Tests/Client
 

@@ -19,6 +19,7 @@ public final class Conductor: ConductorAPI {
     let machine = ProvisionStateMachine.ironic
     let logger: Logger
     let syncFailures = SyncFailureCounts()
+    let pollingSuspended = SuspendedPowerPolling()
     /// Which live conductor owns which node; periodic work touches only this conductor's share.
     public let ring: ConductorRing
     let liveness: Liveness
@@ -207,7 +208,12 @@ public final class Conductor: ConductorAPI {
                 throw IronicError.invalidParameterValue(
                     "The requested power state \(request.target.rawValue) is not supported by the power interface of node \(task.node.uuid).")
             }
-            try await power.validate(task)
+            do { try await power.validate(task) } catch {
+                if powerPollingSuspended(task.node) {
+                    await notePowerActionRefused(task.node, target: request.target, context: request.context)
+                }
+                throw error
+            }
             task.updateNode {
                 $0.targetPowerState = request.target.settledState
                 $0.lastError = nil
@@ -267,6 +273,11 @@ public final class Conductor: ConductorAPI {
                 task.updateNode {
                     $0.consoleEnabled = request.enabled
                     $0.lastError = nil
+                }
+                if powerPollingSuspended(task.node) {
+                    await notePowerPollingSuspended(task.node)
+                } else {
+                    notePowerPollingAllowed(task.node)
                 }
             } catch {
                 let message = "Failed to \(request.enabled ? "start" : "stop") console for node \(task.node.uuid): \(Self.describe(error))"

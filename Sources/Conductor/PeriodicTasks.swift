@@ -127,11 +127,17 @@ extension Conductor {
     private func syncPowerState(_ node: Node) async -> PowerSyncReport {
         var report = PowerSyncReport()
         let reader = NodeTask(node: node, conductor: hostname, isShared: true, logger: logger)
-        guard let driver = try? registry.driver(for: node), let power = driver.power,
-            (power as? any PowerPollingPolicy)?.mayPollPower(node) ?? true
-        else {
+        guard let driver = try? registry.driver(for: node), let power = driver.power else {
             report.skipped = 1
             return report
+        }
+        if let policy = power as? any PowerPollingPolicy {
+            guard policy.mayPollPower(node) else {
+                await notePowerPollingSuspended(node)
+                report.skipped = 1
+                return report
+            }
+            notePowerPollingAllowed(node)
         }
         if node.powerState == nil {
             do { try await power.validate(reader) } catch {

@@ -77,7 +77,7 @@ public final class StandaloneServer: Sendable {
                     .init(service: HeartbeatOnly(service: conductorService)),
                     .init(service: PeriodicTasksService(conductor: conductor)),
                     .init(service: application),
-                    .init(service: ConsoleReconcileService(conductor: conductor)),
+                    .init(service: ConsoleReconcileService(conductor: conductor, interval: config.conductor.consoleReconcileInterval)),
                 ] + consoleProxy.server.services.map { .init(service: $0) },
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))

@@ -42,7 +42,7 @@ public struct ConductorCommand: AsyncParsableCommand {
                 services: [
                     .init(service: ConductorService(conductor: conductor, config: config.conductor)),
                     .init(service: PeriodicTasksService(conductor: conductor)),
-                    .init(service: ConsoleReconcileService(conductor: conductor)),
+                    .init(service: ConsoleReconcileService(conductor: conductor, interval: config.conductor.consoleReconcileInterval)),
                     .init(service: listener),
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

@@ -16,6 +16,7 @@ test's report.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -69,8 +70,10 @@ def _server_binary() -> Path:
 class IronicServer:
     """One ``ironic standalone`` process on 127.0.0.1:<free port>."""
 
-    def __init__(self, workdir: Path):
+    def __init__(self, workdir: Path, options: dict[str, dict[str, str]] | None = None):
         self.workdir = workdir
+        # Extra ironic.conf options per section, over the defaults below.
+        self.options = options or {}
         self.port = _free_loopback_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self.config_file = workdir / "ironic.conf"
@@ -80,25 +83,18 @@ class IronicServer:
         self.pid: int | None = None
 
     def write_config(self) -> None:
-        self.config_file.write_text(textwrap.dedent(f"""\
-            [DEFAULT]
-            enabled_hardware_types = fake-hardware, ipmi
-
-            [api]
-            host_ip = 127.0.0.1
-            port = {self.port}
-
-            [database]
-            connection = sqlite:///{self.db_file}
-
-            [conductor]
-            heartbeat_interval = 1
-            automated_clean = false
-
-            [ipmi]
-            min_command_interval = 0.05
-            session_timeout = 2
-            """))
+        sections: dict[str, dict[str, str]] = {
+            "DEFAULT": {"enabled_hardware_types": "fake-hardware, ipmi"},
+            "api": {"host_ip": "127.0.0.1", "port": str(self.port)},
+            "database": {"connection": f"sqlite:///{self.db_file}"},
+            "conductor": {"heartbeat_interval": "1", "automated_clean": "false"},
+            "ipmi": {"min_command_interval": "0.05", "session_timeout": "2"},
+            # The all-in-one's own console proxy on a free port (0), beside other servers.
+            "ipmiproxy": {"port": "0"},
+        }
+        for section, values in self.options.items():
+            sections.setdefault(section, {}).update(values)
+        self.config_file.write_text(render_ini(sections))
 
     def start(self) -> None:
         binary = _server_binary()
@@ -162,9 +158,16 @@ class IronicServer:
             return json.loads(resp.read())
 
 
+def render_ini(sections: dict[str, dict[str, str]]) -> str:
+    """An ironic.conf-style file from {section: {key: value}}."""
+    return "\n".join(f"[{name}]\n" + "".join(f"{k} = {v}\n" for k, v in values.items())
+                     for name, values in sections.items())
+
+
 @pytest.fixture(scope="module")
 def ironic_server(request, tmp_path_factory):
-    server = IronicServer(tmp_path_factory.mktemp("ironic"))
+    server = IronicServer(tmp_path_factory.mktemp("ironic"),
+                          options=getattr(request.module, "IRONIC_OPTIONS", None))
     request.node.stash[_SERVER_KEY] = server
     try:
         server.start()
@@ -314,3 +317,74 @@ def sdk_conn(ironic_server):
     conn = openstack.connection.Connection(config=region)
     yield conn
     conn.close()
+
+
+# --------------------------------------------------------------------------
+# The lab (simulated servers) and raw console clients
+# --------------------------------------------------------------------------
+
+def run_ironic(*args: str, timeout: float = 180) -> subprocess.CompletedProcess:
+    """Runs the server binary's other commands (``ironic lab ...``)."""
+    return subprocess.run([str(_server_binary()), *args], capture_output=True, text=True,
+                          stdin=subprocess.DEVNULL, timeout=timeout)
+
+
+@contextlib.contextmanager
+def running_lab(directory: Path, endpoint: str, nodes: int = 1):
+    """``ironic lab up`` + ``ironic lab enroll`` (nodes ``lab-node-<i>``); ``ironic lab down`` after."""
+    up = run_ironic("lab", "up", "--nodes", str(nodes), "--directory", str(directory))
+    assert up.returncode == 0, f"lab up failed:\n{up.stdout}\n{up.stderr}"
+    try:
+        enroll = run_ironic("lab", "enroll", "--directory", str(directory), "--os-endpoint", endpoint)
+        assert enroll.returncode == 0, f"lab enroll failed:\n{enroll.stdout}\n{enroll.stderr}"
+        yield directory
+    finally:
+        down = run_ironic("lab", "down", "--directory", str(directory), timeout=90)
+        assert down.returncode == 0, f"lab down failed:\n{down.stdout}\n{down.stderr}"
+
+
+class SerialViewer:
+    """A raw TCP console client, as ``socat - TCP:host:port`` is: reads everything, types lines."""
+
+    def __init__(self, url: str, timeout: float = 10):
+        assert url.startswith("tcp://"), url
+        host, port = url[len("tcp://"):].rsplit(":", 1)
+        self.sock = socket.create_connection((host, int(port)), timeout=timeout)
+        self.received = b""
+        self.closed = False  # the other end closed the connection
+
+    def close(self) -> None:
+        self.sock.close()
+
+    @property
+    def text(self) -> str:
+        return self.received.decode(errors="replace")
+
+    def wait_for(self, text: str, after: int = 0, timeout: float = 60) -> bool:
+        """Reads until ``text`` shows up after the first ``after`` bytes, or ``timeout`` passes."""
+        deadline = time.monotonic() + timeout
+        wanted = text.encode()
+        while wanted not in self.received[after:]:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            self.sock.settimeout(left)
+            try:
+                chunk = self.sock.recv(65536)
+            except socket.timeout:
+                return False
+            if not chunk:
+                self.closed = True
+                return False
+            self.received += chunk
+        return True
+
+    def type_until_echoed(self, line: str, attempts: int = 5, timeout: float = 15) -> bool:
+        """Types ``line`` + Enter until the serial port's echo comes back. A throwaway Enter goes
+        first: the lab's SOL loses the first keystroke of every other session."""
+        for _ in range(attempts):
+            offset = len(self.received)
+            self.sock.sendall(b"\r" + line.encode() + b"\r")
+            if self.wait_for(line + "\r\n", after=offset, timeout=timeout):
+                return True
+        return False

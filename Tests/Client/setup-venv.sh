@@ -81,6 +81,6 @@ log "installing $(basename "$requirements") into $venv"
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements"
 # Prove the entry points are there before declaring success.
 "$venv/bin/baremetal" --version >/dev/null
-"$venv/bin/python" -c 'import openstack, ironicclient, pytest'
+"$venv/bin/python" -c 'import openstack, ironicclient, pytest, websocket'
 printf '%s\n' "$want" >"$stamp"
 log "done: $venv"

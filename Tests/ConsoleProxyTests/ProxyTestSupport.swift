@@ -29,7 +29,8 @@ func freshPortRange() -> ClosedRange<Int> {
         defer { value += 1 }
         return value
     }
-    let base = 21000 + (Int(getpid()) % 50) * 200 + (slot % 5) * 40 + (slot / 5) * 10000
+    // Below 61040 whatever the PID and however many proxies a run starts.
+    let base = 21000 + ((Int(getpid()) % 50) * 200 + (slot % 5) * 40 + (slot / 5) * 10000) % 40000
     return base...(base + 39)
 }
 

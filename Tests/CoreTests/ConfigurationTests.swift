@@ -11,6 +11,7 @@ struct ConfigurationTests {
         #expect(config.database.connection == "sqlite:///var/ironic.sqlite")
         #expect(config.drivers.enabledHardwareTypes == ["fake-hardware", "ipmi"])
         #expect(config.conductor.heartbeatTimeout == .seconds(60))
+        #expect(config.conductor.consoleReconcileInterval == .seconds(30))
     }
 
     @Test func readsIronicSectionsAndOptions() throws {
@@ -35,6 +36,7 @@ struct ConfigurationTests {
             heartbeat_interval = 2.5
             heartbeat_timeout = 30
             automated_clean = false
+            console_reconcile_interval = 0.5
             """)
         let config = try IronicConfig(ini: ini)
         #expect(config.host == "cond-1")
@@ -48,6 +50,7 @@ struct ConfigurationTests {
         #expect(config.database.connection == "sqlite:////tmp/x.sqlite")
         #expect(config.conductor.heartbeatInterval == .milliseconds(2500))
         #expect(config.conductor.automatedClean == false)
+        #expect(config.conductor.consoleReconcileInterval == .milliseconds(500))
     }
 
     @Test func laterFilesWin() throws {
@@ -68,6 +71,7 @@ struct ConfigurationTests {
         "[api]\nport = 70000\n",
         "[conductor]\nautomated_clean = sometimes\n",
         "[conductor]\nheartbeat_interval = -1\n",
+        "[conductor]\nconsole_reconcile_interval = often\n",
         "port = 1\n",
         "[api\nport = 1\n",
         "[api]\njust text\n",

@@ -67,12 +67,26 @@ enum ConsolePage {
           window.consoleTerminal = term;
           // The text the terminal shows, line by line (used by operators' scripts and tests).
           window.consoleText = function () {
-            var buffer = term.buffer || (term._core && term._core.buffer);
             var lines = [];
+            // xterm.js 4 and later: the public buffer API.
+            var active = term.buffer && term.buffer.active;
+            if (active && active.getLine) {
+              for (var j = 0; j < active.length; j++) {
+                var row = active.getLine(j);
+                lines.push(row ? row.translateToString(true) : '');
+              }
+              return lines.join('\\n');
+            }
+            // xterm.js 3 (Debian 12's node-xterm 3.8): the core's buffer.
+            var buffer = term._core ? term._core.buffer : term.buffer;
             if (buffer && buffer.lines) {
               for (var i = 0; i < buffer.lines.length; i++) {
-                var line = buffer.lines.get(i);
-                lines.push(line && line.translateToString ? line.translateToString(true) : '');
+                if (buffer.translateBufferLineToString) {
+                  lines.push(buffer.translateBufferLineToString(i, true));
+                } else {
+                  var line = buffer.lines.get(i);
+                  lines.push(line && line.translateToString ? line.translateToString(true) : '');
+                }
               }
             }
             return lines.join('\\n');

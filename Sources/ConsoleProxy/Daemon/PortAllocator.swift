@@ -57,6 +57,7 @@ final class PortAllocator: Sendable {
 
     /// Whether a TCP bind on `host:port` succeeds now.
     static func isFree(_ port: Int, host: String) -> Bool {
+        guard (1...65535).contains(port) else { return false }  // a range set in code, not read from a file
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { return false }
         defer { close(fd) }

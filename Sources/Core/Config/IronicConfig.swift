@@ -110,6 +110,8 @@ public struct IronicConfig: Sendable, Hashable {
             try reader.seconds("DEFAULT", "graceful_shutdown_timeout") ?? conductor.gracefulShutdownTimeout
         conductor.syncLocalStateInterval =
             try reader.seconds("conductor", "sync_local_state_interval") ?? conductor.syncLocalStateInterval
+        conductor.consoleReconcileInterval =
+            try reader.seconds("conductor", "console_reconcile_interval") ?? conductor.consoleReconcileInterval
         try readRPCOptions(reader)
         try readFakeOptions(reader)
     }
@@ -177,6 +179,10 @@ public struct ConductorConfig: Sendable, Hashable {
     /// ring moved to it (default 180 s, as in Ironic); it also checks at once whenever the set
     /// of live conductors changes.
     public var syncLocalStateInterval: Duration = .seconds(180)
+    /// `console_reconcile_interval`: seconds between passes that restore the consoles of
+    /// `console_enabled` nodes their console proxy no longer runs (after a proxy restart); 0
+    /// disables (default 30). Not an Ironic option.
+    public var consoleReconcileInterval: Duration = .seconds(30)
     /// `graceful_shutdown_timeout`: how long a stopping conductor waits for running work (default 60 s).
     public var gracefulShutdownTimeout: Duration = .seconds(60)
 }

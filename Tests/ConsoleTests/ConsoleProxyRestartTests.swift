@@ -1,0 +1,106 @@
+import ConsoleProxyAPI
+import Core
+import Foundation
+import IronicTesting
+import Testing
+
+@testable import Lab
+
+/// A console proxy that is a separate `ironic-ipmiproxy` process dies (SIGKILL: its workers
+/// see their stdin end and exit) and comes back: the conductor's reconcile task
+/// (`[conductor] console_reconcile_interval`) starts the console again on the same TCP port
+/// and records it in node history.
+@Suite(.serialized) struct ConsoleProxyRestartTests {
+    @Test func conductorRestoresTheConsoleAfterTheProxyProcessIsKilledAndRestarted() async throws {
+        try await Lab.withTemporaryLab(count: 1) { lab in
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ipmiproxy-restart-\(UUID().uuidString)")
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let proxy = ProxyProcess(port: ProxyProcess.freePort(), token: "restart-\(UUID().uuidString.prefix(8))", directory: directory)
+            try await proxy.start()
+            do {
+                try await restoreAfterRestart(lab, proxy)
+                try await proxy.stop()
+            } catch {
+                try? await proxy.stop(signal: SIGKILL)
+                Issue.record("proxy log: \(proxy.logTail())")
+                throw error
+            }
+        }
+    }
+
+    private func restoreAfterRestart(_ lab: Lab, _ proxy: ProxyProcess) async throws {
+        let server = try await TestServer.start { config in
+            config.drivers.enabledHardwareTypes = ["fake-hardware", "ipmi"]
+            config.conductor.syncPowerStateInterval = .zero
+            config.conductor.hardwareEventPollInterval = .zero
+            config.conductor.consoleReconcileInterval = .milliseconds(500)
+            config.document.set("ipmi", "console_proxy_urls", proxy.url)
+            config.document.set("ipmi", "console_proxy_auth_token", proxy.token)
+        }
+        defer { Task { await server.stop() } }
+        let info = lab.driverInfo(for: lab.servers[0]).mapValues(JSONValue.string)
+        let node = try await server.createNode([
+            "name": "restart-0", "driver": "ipmi", "console_interface": "ipmi-proxy", "driver_info": .object(info),
+        ])
+        let uuid = try #require(node["uuid"]?.stringValue)
+        #expect(try await server.request("PUT", "/v1/nodes/restart-0/states/console", json: ["enabled": true]).status == 202)
+        _ = try await server.waitForNode("restart-0", timeout: .seconds(60)) { $0["console_enabled"] == true }
+        let shown = try await server.request("GET", "/v1/nodes/restart-0/states/console").json()
+        let url = try #require(shown["console_info"]?["url"]?.stringValue)
+        let port = Int(url.split(separator: ":").last ?? "") ?? 0
+
+        let viewer = try Viewer(port: port)
+        #expect(try await viewer.typeUntilEchoed("before-the-restart"), "\(viewer.received)")
+        let recorded = try await server.server.store.node(uuid: uuid).driverInternalInfo
+        #expect(recorded["ipmi_proxy_url"]?.stringValue?.hasPrefix(proxy.url) == true, "\(recorded)")
+        let consoleID = try #require(recorded["ipmi_proxy_console_id"]?.stringValue)
+        let client = ConsoleProxyClient(baseURL: URL(string: proxy.url)!, credentials: .token(proxy.token))
+        let worker = try #require(try await client.get(consoleID)?.pid)
+        #expect(processRuns(worker))
+
+        // The proxy dies: its worker sees its stdin end and goes with it.
+        try await proxy.stop(signal: SIGKILL)
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(30)
+        while processRuns(worker) && clock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(!processRuns(worker), "the worker outlived its proxy")
+        // While the proxy is down the reconcile task cannot restore anything; the node stays enabled.
+        #expect(await server.server.conductor.reconcileConsoles() == 0)
+        #expect(try await server.request("GET", "/v1/nodes/restart-0").json()["console_enabled"] == true)
+
+        // The proxy comes back empty; the periodic reconcile task restores the console.
+        try await proxy.start()
+        let restored = try await waitForHistory(server, "restart-0", containing: "Console restored", timeout: .seconds(60))
+        #expect(restored["severity"] == "INFO", "\(restored)")
+        let again = try await server.request("GET", "/v1/nodes/restart-0/states/console").json()
+        #expect(again["console_info"]?["url"]?.stringValue == url, "nova's URL stays valid: \(again)")
+        let second = try Viewer(port: port)
+        #expect(try await second.typeUntilEchoed("after-the-restart"), "\(second.received)")
+        #expect(try await client.list(nodeUUID: uuid).count == 1)
+
+        #expect(try await server.request("PUT", "/v1/nodes/restart-0/states/console", json: ["enabled": false]).status == 202)
+        _ = try await server.waitForNode("restart-0", timeout: .seconds(30)) { $0["console_enabled"] == false }
+        #expect(try await client.list().isEmpty, "disabling stops the console on the proxy")
+    }
+}
+
+/// Polls a node's history until an entry's event contains `text`; returns that entry.
+func waitForHistory(_ server: some IronicAPIClient, _ node: String, containing text: String, timeout: Duration) async throws -> JSONValue {
+    let clock = ContinuousClock()
+    let deadline = clock.now + timeout
+    var last: JSONValue = .null
+    while clock.now < deadline {
+        last = try await server.request("GET", "/v1/nodes/\(node)/history", version: "1.78").json()
+        if let entry = last["history"]?.arrayValue?.first(where: { $0["event"]?.stringValue?.contains(text) == true }) {
+            return entry
+        }
+        try await Task.sleep(for: .milliseconds(100))
+    }
+    throw TestServerError.timedOut("no history entry of \(node) contains \"\(text)\"; last: \(last.serialized())")
+}
+
+/// The history entries of `node` whose event contains `text`.
+func historyEntries(_ server: some IronicAPIClient, _ node: String, containing text: String) async throws -> [JSONValue] {
+    let history = try await server.request("GET", "/v1/nodes/\(node)/history", version: "1.78").json()
+    return (history["history"]?.arrayValue ?? []).filter { $0["event"]?.stringValue?.contains(text) == true }
+}

@@ -1,0 +1,130 @@
+import Foundation
+import Testing
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+
+@testable import Lab
+
+/// A real `ironic-ipmiproxy serve` process on 127.0.0.1:`port`, which a test can kill and start
+/// again at the same URL. Only the process this object started is ever signalled, by its PID.
+final class ProxyProcess: @unchecked Sendable {
+    let port: Int
+    let token: String
+    let directory: URL
+    /// Console ports of its own (other proxies of parallel tests hand out ports from 10000 up), so
+    /// a restored console can get its old port back.
+    let portRange: String = {
+        let base = 15000 + Int.random(in: 0..<250) * 20
+        return "\(base):\(base + 19)"
+    }()
+    private let lock = NSLock()
+    private var process: Process?
+
+    init(port: Int, token: String, directory: URL) {
+        self.port = port
+        self.token = token
+        self.directory = directory
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    var url: String { "http://127.0.0.1:\(port)" }
+
+    /// The daemon's PID while it runs.
+    var pid: Int32? { lock.withLock { process.flatMap { $0.isRunning ? $0.processIdentifier : nil } } }
+
+    /// The built `ironic-ipmiproxy`, next to the `ironic` the console tests use.
+    static var executable: String {
+        ProcessInfo.processInfo.environment["IRONIC_IPMIPROXY_BIN"] ?? "\(ConsoleAPITests.workerArguments())/ironic-ipmiproxy"
+    }
+
+    /// Starts the daemon and waits (bounded) until `/healthz` answers.
+    func start(timeout: Duration = .seconds(30)) async throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let config = directory.appendingPathComponent("ipmiproxy.conf")
+        try """
+        [ipmiproxy]
+        host_ip = 127.0.0.1
+        port = \(port)
+        auth_token = \(token)
+        port_range = \(portRange)
+        sol_session_timeout = 10
+        sol_keepalive = 4
+        restart_backoff = 0.2
+
+        """.write(to: config, atomically: true, encoding: .utf8)
+        let logPath = directory.appendingPathComponent("ipmiproxy.log").path
+        if !FileManager.default.fileExists(atPath: logPath) { FileManager.default.createFile(atPath: logPath, contents: nil) }
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        try log.seekToEnd()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.executable)
+        process.arguments = ["serve", "--config-file", config.path]
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = log
+        process.standardError = log
+        try process.run()
+        try? log.close()
+        lock.withLock { self.process = process }
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            guard process.isRunning else { throw ProxyProcessError("ironic-ipmiproxy exited: \(logTail())") }
+            if await healthy() { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw ProxyProcessError("ironic-ipmiproxy did not answer /healthz within \(timeout): \(logTail())")
+    }
+
+    /// Sends `signal` to the daemon's PID and waits (bounded) until it has exited.
+    func stop(signal: Int32 = SIGTERM, timeout: Duration = .seconds(30)) async throws {
+        guard let process = lock.withLock({ self.process }), process.isRunning else { return }
+        kill(process.processIdentifier, signal)
+        let exited = try await onOwnThread("proxy-process-wait") { () -> Bool in
+            let deadline = ContinuousClock.now + timeout
+            while process.isRunning && ContinuousClock.now < deadline { usleep(20_000) }
+            return !process.isRunning
+        }
+        if !exited {
+            kill(process.processIdentifier, SIGKILL)
+            throw ProxyProcessError("ironic-ipmiproxy (pid \(process.processIdentifier)) did not exit on signal \(signal)")
+        }
+    }
+
+    private func healthy() async -> Bool {
+        guard let url = URL(string: "\(url)/healthz") else { return false }
+        var request = URLRequest(url: url)
+        request.timeoutInterval = 2
+        guard let (_, response) = try? await URLSession.shared.data(for: request) else { return false }
+        return (response as? HTTPURLResponse)?.statusCode == 200
+    }
+
+    /// The end of the daemon's log, for failure messages.
+    func logTail() -> String {
+        let text = (try? String(contentsOf: directory.appendingPathComponent("ipmiproxy.log"), encoding: .utf8)) ?? ""
+        return String(text.suffix(3000))
+    }
+
+    /// A free loopback port below the kernel's ephemeral range, so no later `bind(0)` is handed it
+    /// while the daemon is down.
+    static func freePort() -> Int {
+        for _ in 0..<200 {
+            let candidate = Int.random(in: 22000..<32000)
+            if POSIX.isFree(port: candidate, type: POSIX.streamType) { return candidate }
+        }
+        return 0
+    }
+}
+
+/// Whether a process exists (a zombie counts as gone).
+func processRuns(_ pid: Int) -> Bool {
+    guard pid > 0, kill(pid_t(pid), 0) == 0 else { return false }
+    let status = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+    return !status.contains(") Z ")
+}
+
+/// A failure of the proxy process helper.
+struct ProxyProcessError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
