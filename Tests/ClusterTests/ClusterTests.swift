@@ -47,7 +47,7 @@ struct ClusterTests {
     }
 
     static func killNineMidAction(_ cluster: Cluster, _ lab: Lab) async throws {
-        var uuids = try await cluster.createAvailableNodes(120)
+        var uuids = try await cluster.createAvailableNodes(200)
         for (index, server) in lab.servers.enumerated() {
             let info = lab.driverInfo(for: server).mapValues(JSONValue.string)
             let node = try await cluster.createNode(["name": .string("lab-\(index)"), "driver": "ipmi", "driver_info": .object(info)])
