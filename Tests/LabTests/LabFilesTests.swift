@@ -116,7 +116,8 @@ struct LabFilesTests {
         #expect(SerialControl.tickInterval(nil) == nil)
         #expect(SerialControl.burst("1048576\n") == SerialControl.Burst(bytes: 1_048_576))
         #expect(SerialControl.burst("4096 2000000") == SerialControl.Burst(bytes: 4096, bytesPerSecond: 2_000_000))
-        #expect(SerialControl.burst(SerialControl.Burst(bytes: 9, bytesPerSecond: 3).fileContent) == SerialControl.Burst(bytes: 9, bytesPerSecond: 3))
+        let paced = SerialControl.Burst(bytes: 9, bytesPerSecond: 3)
+        #expect(SerialControl.burst(paced.fileContent) == paced)
         for bad in ["0", "-1", "\(SerialControl.maximumBurst + 1)", "10 0", "10 x", "10 20 30", ""] {
             #expect(SerialControl.burst(bad) == nil, "\(bad)")
         }

@@ -188,7 +188,10 @@ struct LabTests {
             #expect(await client.waitFor(last, timeout: .seconds(10)))
             let burstLines = client.received.components(separatedBy: "\r\n").filter { $0.contains(" burst ") }
             #expect(burstLines.count == 300)
-            #expect(burstLines.enumerated().allSatisfy { $0.element.hasPrefix("\(server.name) burst \(String(format: "%010d", $0.offset)) ") })
+            let numbered = burstLines.enumerated().allSatisfy { index, line in
+                line.hasPrefix("\(server.name) burst \(String(format: "%010d", index)) ")
+            }
+            #expect(numbered, "in order, none lost")
 
             // A rate limit stretches it: 20 lines at 6,400 bytes/s take about 0.2 s after it starts.
             try server.setSerialTick(nil)
