@@ -53,7 +53,7 @@ from typing import Any, Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench import (  # noqa: E402
-    LOOPBACK, BenchError, Client, free_loopback_port, log, log_tail, memory_report, percentile, proc_stat)
+    LOOPBACK, BenchError, Client, free_loopback_port, log, log_tail, memory_report, percentile)
 
 WORKAROUNDS = "opensesspriv,solchannelsupport,solstatus,solpayloadsize"
 SOL_ESTABLISHED = b"[SOL established]"
