@@ -59,6 +59,8 @@ client-test:
 ## (figures and ratios, not pass/fail); see Benchmarks/README.md.
 ## Only swift-ironic: make bench BENCH_ARGS=
 BENCH_ARGS ?= --reference-ironic
+## Console sessions through one proxy beside FreeIPMI's ipmiconsole, e.g. CONSOLE_BENCH_ARGS=--sessions=50
+CONSOLE_BENCH_ARGS ?=
 
 bench: deps
 	-@dpkg -s wrk >/dev/null 2>&1 || $(MAKE) --no-print-directory deps APT_PACKAGES=wrk
@@ -67,6 +69,8 @@ bench: deps
 	$(SWIFT) build -c release --product ironic-bench-sync && .build/release/ironic-bench-sync
 	$(SWIFT) build -c release --product ironic-api && $(SWIFT) build -c release --product ironic-conductor
 	python3 Benchmarks/cluster_bench.py --bindir .build/release
+	$(SWIFT) build -c release --product ironic-ipmiproxy
+	python3 Benchmarks/console_bench.py --bindir .build/release $(CONSOLE_BENCH_ARGS)
 
 clean: postgres-down
 	rm -rf .build var

@@ -124,7 +124,9 @@ enum ChassisFiles {
         for (name, value) in [("power", "0"), ("boot", "default"), ("boots", "0")] {
             try Data((value + "\n").utf8).write(to: URL(fileURLWithPath: directory + "/" + name), options: .atomic)
         }
-        try? FileManager.default.removeItem(atPath: directory + "/identify")
+        for name in ["identify", SerialControl.tickFileName, SerialControl.burstFileName] {
+            try? FileManager.default.removeItem(atPath: directory + "/" + name)
+        }
     }
 }
 

@@ -14,10 +14,11 @@ import Synchronization
 ///
 /// ipmi_sim's `sol "tcp:..."` connects here as a client; anybody else may connect too (tests
 /// do). Every client of a port sees the same output, like several terminals on one UART:
-/// the boot log after each power-on (read from the chassis-control files every 250 ms) and
-/// the echo of whatever any client types. Bounded everywhere: at most `maximumClients` per
-/// port, 64 KiB of pending output per client (beyond that output is dropped, as a UART with
-/// nobody reading drops it), 4 KiB read per wake-up.
+/// the boot log after each power-on (read from the chassis-control files every 250 ms), the
+/// echo of whatever any client types, and the ticks and bursts `SerialControl` files ask for.
+/// Bounded everywhere: at most `maximumClients` per port, 64 KiB of pending output per client
+/// (beyond that output is dropped, as a UART with nobody reading drops it; a burst instead
+/// waits for the slowest client), 4 KiB read per wake-up, `burstChunk` generated per wake-up.
 final class SerialHub: Sendable {
     /// One server's serial port.
     struct Port: Sendable {
@@ -32,6 +33,11 @@ final class SerialHub: Sendable {
     static let maximumClients = 8
     static let maximumPending = 64 * 1024
     static let chassisPollInterval: Duration = .milliseconds(250)
+    /// Most burst bytes generated per wake-up (and per client top-up).
+    static let burstChunk = 16 * 1024
+    /// How often the loop wakes up during a burst to print its next share (it also wakes when a
+    /// client drains).
+    static let burstPace: Duration = .milliseconds(2)
 
     private let stopRequested = Mutex(false)
     private let wakeRead: Int32
@@ -89,6 +95,17 @@ private final class SerialLoop {
         var boots = 0
         var script: [(due: ContinuousClock.Instant, text: String)] = []
         var booted = false
+        var tickInterval: Duration?
+        var nextTick = ContinuousClock.now
+        var ticks = 0
+        var burst: Burst?
+
+        /// A burst under way.
+        struct Burst {
+            var request: SerialControl.Burst
+            var started: ContinuousClock.Instant
+            var emitted = 0
+        }
 
         init(port: SerialHub.Port) { self.port = port }
     }
@@ -124,6 +141,12 @@ private final class SerialLoop {
             for node in nodes {
                 emitDueLines(node, now: now)
                 if let first = node.script.first, first.due < nextWake { nextWake = first.due }
+                emitTick(node, now: now)
+                if node.tickInterval != nil, node.booted, node.nextTick < nextWake { nextWake = node.nextTick }
+                emitBurst(node, now: now)
+                if node.burst != nil, now + SerialHub.burstPace < nextWake {
+                    nextWake = now + SerialHub.burstPace
+                }
             }
 
             fds.removeAll(keepingCapacity: true)
@@ -179,10 +202,12 @@ private final class SerialLoop {
             node.powered = powered
             node.boots = boots
         }
+        readControlFiles(node, now: now, powered: powered)
         guard powered else {
             // Power cut: whatever the machine was printing stops mid-line.
             node.script.removeAll()
             node.booted = false
+            node.burst = nil
             return
         }
         guard boots != node.boots || !node.powered else { return }
@@ -208,6 +233,52 @@ private final class SerialLoop {
         }
         if node.script.isEmpty && node.powered { node.booted = true }
         broadcast(output, to: node)
+    }
+
+    // MARK: Ticks and bursts (SerialControl)
+
+    func readControlFiles(_ node: Node, now: ContinuousClock.Instant, powered: Bool) {
+        let directory = node.port.chassisDirectory
+        let interval = SerialControl.tickInterval(POSIX.readSmallFile(directory + "/" + SerialControl.tickFileName))
+        if interval != node.tickInterval {
+            node.tickInterval = interval
+            node.nextTick = now
+        }
+        let burstPath = directory + "/" + SerialControl.burstFileName
+        guard let text = POSIX.readSmallFile(burstPath) else { return }
+        unlink(burstPath)
+        // A request while off is dropped, as a machine that is off runs nothing.
+        if powered, let request = SerialControl.burst(text) {
+            node.burst = Node.Burst(request: request, started: now)
+        }
+    }
+
+    func emitTick(_ node: Node, now: ContinuousClock.Instant) {
+        // Ticks pause during a burst, so neither cuts into the other's lines.
+        guard let interval = node.tickInterval, node.powered, node.booted, node.burst == nil, now >= node.nextTick else { return }
+        broadcast(Array(SerialControl.tickLine(name: node.port.name, count: node.ticks).utf8), to: node)
+        node.ticks += 1
+        node.nextTick += interval
+        if node.nextTick < now { node.nextTick = now + interval }  // behind: skip, never catch up in a rush
+    }
+
+    /// Prints the next share of a burst: no more than its rate allows so far, and no more than
+    /// the slowest client has room for, so a burst is never dropped by the lab itself.
+    func emitBurst(_ node: Node, now: ContinuousClock.Instant) {
+        guard var burst = node.burst else { return }
+        var allowed = min(burst.request.bytes - burst.emitted, SerialHub.burstChunk)
+        if let rate = burst.request.bytesPerSecond {
+            let (seconds, attoseconds) = (now - burst.started).components
+            let elapsed = Double(seconds) + Double(attoseconds) / 1e18
+            allowed = min(allowed, Int(Double(rate) * elapsed) - burst.emitted)
+        }
+        for client in node.clients where client.fd >= 0 {
+            allowed = min(allowed, SerialHub.maximumPending - client.pending.count)
+        }
+        guard allowed > 0 else { return }
+        broadcast(SerialControl.burstBytes(name: node.port.name, offset: burst.emitted, count: allowed), to: node)
+        burst.emitted += allowed
+        node.burst = burst.emitted < burst.request.bytes ? burst : nil
     }
 
     // MARK: Clients

@@ -95,6 +95,41 @@ public final class SimulatedServer: Sendable {
     /// Whether the ipmi_sim process is alive (a frozen one counts as alive).
     public var isRunning: Bool { POSIX.isIPMISim(pid, configPath: launch.configPath) }
 
+    /// Makes the serial port print a short line (`lab-node-N tick K`) every `interval` while
+    /// the server is on and done booting, so a console that attaches at any time sees output
+    /// within one interval; nil stops it. Takes effect within 250 ms (the lab's chassis poll).
+    ///
+    /// - Parameter interval: 10 ms ... 60 s, whole milliseconds.
+    /// - Throws: `LabError.invalidConfiguration` for an interval out of range, `LabError.system`
+    ///   when the request file cannot be written.
+    public func setSerialTick(_ interval: Duration?) throws {
+        let path = chassisDirectory + "/" + SerialControl.tickFileName
+        guard let interval else {
+            if unlink(path) != 0 && errno != ENOENT { throw LabError.system(call: "unlink \(path)", errno: errno) }
+            return
+        }
+        let milliseconds = Int(interval.milliseconds)
+        guard SerialControl.tickRange.contains(milliseconds) else {
+            throw LabError.invalidConfiguration("serial tick must be 10 ms ... 60 s, not \(interval)")
+        }
+        try SerialControl.writeRequest("\(milliseconds)\n", named: SerialControl.tickFileName, in: chassisDirectory)
+    }
+
+    /// Makes the serial port print `burst.bytes` bytes of numbered 64-byte lines
+    /// (`lab-node-N burst 0000000000 .....` CR LF), at most `burst.bytesPerSecond` fast and
+    /// never faster than the slowest client of the serial port reads (ipmi_sim among them).
+    /// Starts within 250 ms if the server is on; a power cut ends it; a new request replaces
+    /// one under way.
+    ///
+    /// - Throws: `LabError.invalidConfiguration` for a size outside 1 byte ... 1 GiB or a rate
+    ///   below 1, `LabError.system` when the request file cannot be written.
+    public func startSerialBurst(_ burst: SerialControl.Burst) throws {
+        guard (1...SerialControl.maximumBurst).contains(burst.bytes), (burst.bytesPerSecond ?? 1) > 0 else {
+            throw LabError.invalidConfiguration("a serial burst is 1 byte ... 1 GiB at a rate of at least 1 byte/s")
+        }
+        try SerialControl.writeRequest(burst.fileContent, named: SerialControl.burstFileName, in: chassisDirectory)
+    }
+
     /// Stops the BMC with SIGSTOP: it no longer answers (requests queue up and are answered
     /// late after `thaw()`), like a hung BMC.
     ///

@@ -109,6 +109,37 @@ struct LabFilesTests {
         #expect(BootLog.lines(name: "n", bootDevice: "bios", macAddress: "m").allSatisfy { !$0.text.contains("login") })
     }
 
+    @Test func serialControlRequestsAreParsedStrictly() {
+        #expect(SerialControl.tickInterval("100\n") == .milliseconds(100))
+        #expect(SerialControl.tickInterval("5") == nil, "below 10 ms")
+        #expect(SerialControl.tickInterval("fast") == nil)
+        #expect(SerialControl.tickInterval(nil) == nil)
+        #expect(SerialControl.burst("1048576\n") == SerialControl.Burst(bytes: 1_048_576))
+        #expect(SerialControl.burst("4096 2000000") == SerialControl.Burst(bytes: 4096, bytesPerSecond: 2_000_000))
+        let paced = SerialControl.Burst(bytes: 9, bytesPerSecond: 3)
+        #expect(SerialControl.burst(paced.fileContent) == paced)
+        for bad in ["0", "-1", "\(SerialControl.maximumBurst + 1)", "10 0", "10 x", "10 20 30", ""] {
+            #expect(SerialControl.burst(bad) == nil, "\(bad)")
+        }
+    }
+
+    @Test func burstBytesAreNumberedFixedLengthLinesInAnyChunking() {
+        let name = "lab-node-12"
+        let whole = SerialControl.burstBytes(name: name, offset: 0, count: 1000)
+        #expect(whole.count == 1000)
+        var pieces: [UInt8] = []
+        var offset = 0
+        for size in [1, 63, 64, 65, 7, 800] {
+            pieces += SerialControl.burstBytes(name: name, offset: offset, count: size)
+            offset += size
+        }
+        #expect(pieces == whole, "a burst reads the same however it is cut")
+        let lines = String(decoding: whole, as: UTF8.self).components(separatedBy: "\r\n")
+        #expect(lines[0] == "lab-node-12 burst 0000000000 " + String(repeating: ".", count: 62 - 29))
+        #expect(lines[14].hasPrefix("lab-node-12 burst 0000000014 "))
+        #expect(lines.dropLast().allSatisfy { $0.utf8.count == SerialControl.burstLineLength - 2 })
+    }
+
     @Test func consoleOutputWithoutTelnetNegotiation() {
         let raw: [UInt8] = [0xff, 0xfb, 0x03, 0xff, 0xfb, 0x01, 0xff, 0xfe, 0x01] + Array("sel_add 0x20\n\rAdded record 1\n\r".utf8)
         let text = String(decoding: CommandConsole.withoutTelnetCommands(raw[...]), as: UTF8.self)

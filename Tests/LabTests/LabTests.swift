@@ -169,6 +169,44 @@ struct LabTests {
         }
     }
 
+    @Test func serialPortTicksAndBurstsOnRequest() async throws {
+        try await withLab(count: 1, bootLog: false) { lab in
+            let server = lab.servers[0]
+            let client = try SerialClient(port: server.serialPort)
+            try server.setSerialTick(.milliseconds(50))
+            try server.startSerialBurst(.init(bytes: 640))
+            try await Task.sleep(for: .milliseconds(600))
+            #expect(client.received.isEmpty, "a server that is off prints nothing, and forgets the burst")
+
+            _ = try await run("ipmipower", freeIPMIOptions(lab, server) + ["--on"])
+            #expect(await client.waitFor("\(server.name) tick 2\r\n"), "\(client.received)")
+
+            // A burst arrives whole and in order; ticks pause meanwhile, so no line is cut.
+            let size = 300 * SerialControl.burstLineLength
+            try server.startSerialBurst(.init(bytes: size))
+            let last = "\(server.name) burst 0000000299 "
+            #expect(await client.waitFor(last, timeout: .seconds(10)))
+            let burstLines = client.received.components(separatedBy: "\r\n").filter { $0.contains(" burst ") }
+            #expect(burstLines.count == 300)
+            let numbered = burstLines.enumerated().allSatisfy { index, line in
+                line.hasPrefix("\(server.name) burst \(String(format: "%010d", index)) ")
+            }
+            #expect(numbered, "in order, none lost")
+
+            // A rate limit stretches it: 20 lines at 6,400 bytes/s take about 0.2 s after it starts.
+            try server.setSerialTick(nil)
+            _ = await client.waitFor("(read whatever comes for a while)", timeout: .milliseconds(600))
+            let mark = client.received.count
+            try server.startSerialBurst(.init(bytes: 20 * SerialControl.burstLineLength, bytesPerSecond: 6400))
+            #expect(await client.waitFor("burst 0000000000 ", after: mark))
+            let started = ContinuousClock.now
+            #expect(await client.waitFor("burst 0000000019 ", after: mark))
+            #expect(ContinuousClock.now - started >= .milliseconds(120), "paced, not all at once")
+            _ = await client.waitFor("(read whatever comes for a while)", after: mark, timeout: .milliseconds(400))
+            #expect(!client.received.dropFirst(mark).contains("tick"), "the tick stopped")
+        }
+    }
+
     @Test func serialOverLANShowsTheBootLog() async throws {
         try await withLab(count: 1) { lab in
             let server = lab.servers[0]
