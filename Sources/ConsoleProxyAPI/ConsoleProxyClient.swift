@@ -116,7 +116,7 @@ public struct ConsoleProxyClient: Sendable {
         let data: Data
         let response: URLResponse
         do {
-            (data, response) = try await URLSession.shared.data(for: request)
+            (data, response) = try await Self.session.data(for: request)
         } catch {
             throw ConsoleProxyError(status: 0, message: "Console proxy \(baseURL.absoluteString) unreachable: \(error.localizedDescription)")
         }
@@ -128,6 +128,15 @@ public struct ConsoleProxyClient: Sendable {
         }
         return Reply(status: status, body: data)
     }
+
+    /// The session every proxy call goes through. Foundation's shared session allows 6
+    /// connections per host, which queues a conductor's calls when it starts or stops many
+    /// consoles at once (200 at once made the last ones time out); this one allows 64.
+    static let session: URLSession = {
+        let configuration = URLSessionConfiguration.default
+        configuration.httpMaximumConnectionsPerHost = 64
+        return URLSession(configuration: configuration)
+    }()
 
     private func encode<T: Encodable>(_ value: T) throws(ConsoleProxyError) -> Data {
         do { return try JSONEncoder().encode(value) } catch {
