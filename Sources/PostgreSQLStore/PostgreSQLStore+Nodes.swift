@@ -107,11 +107,7 @@ extension PostgreSQLStore {
         update.bind(.text(uuid))
         update.append(" AND reservation IS NULL RETURNING \(NodeRow.selection)")
         if let node = try await fetch(update, NodeRow.decode).first { return node }
-
-        var holder = SQLStatement("SELECT reservation FROM nodes WHERE uuid = ")
-        holder.bind(.text(uuid))
-        guard let row = try await rows(holder).first else { throw IronicError.nodeNotFound(uuid) }
-        throw IronicError.nodeLocked(uuid, host: try Cells(row)[0] as String? ?? "")
+        throw try await lockRefusal(uuid)
     }
 
     /// One conditional `UPDATE ... WHERE reservation = holder RETURNING`: exactly one taker wins.
@@ -124,11 +120,16 @@ extension PostgreSQLStore {
         update.bind(.text(holder))
         update.append(" RETURNING \(NodeRow.selection)")
         if let node = try await fetch(update, NodeRow.decode).first { return node }
+        throw try await lockRefusal(uuid)
+    }
 
-        var current = SQLStatement("SELECT reservation FROM nodes WHERE uuid = ")
-        current.bind(.text(uuid))
-        guard let row = try await rows(current).first else { throw IronicError.nodeNotFound(uuid) }
-        throw IronicError.nodeLocked(uuid, host: try Cells(row)[0] as String? ?? "")
+    /// Why a conditional lock update changed nothing: `NodeLocked` naming the holder, or
+    /// `NodeNotFound`.
+    private func lockRefusal(_ uuid: String) async throws -> IronicError {
+        var holder = SQLStatement("SELECT reservation FROM nodes WHERE uuid = ")
+        holder.bind(.text(uuid))
+        guard let row = try await rows(holder).first else { return .nodeNotFound(uuid) }
+        return .nodeLocked(uuid, host: try Cells(row)[0] as String? ?? "")
     }
 
     /// Releases the lock if `conductor` holds it; a no-op otherwise (also for a missing node).

@@ -108,10 +108,7 @@ extension SQLiteStore {
             try db.cachedStatement(sql: "UPDATE nodes SET reservation = ? WHERE uuid = ? AND reservation IS NULL")
                 .execute(arguments: [conductor, uuid])
             if db.changesCount == 0 {
-                let holder = try Row.fetchOne(
-                    db.cachedStatement(sql: "SELECT reservation FROM nodes WHERE uuid = ?"), arguments: [uuid])
-                guard let holder else { throw IronicError.nodeNotFound(uuid) }
-                throw IronicError.nodeLocked(uuid, host: holder[0] as String? ?? "")
+                throw try Self.lockRefusal(db, uuid)
             }
             guard let node = try NodeRow.fetchOne(db, where: "uuid", uuid) else { throw IronicError.nodeNotFound(uuid) }
             return node
@@ -123,14 +120,19 @@ extension SQLiteStore {
             try db.cachedStatement(sql: "UPDATE nodes SET reservation = ? WHERE uuid = ? AND reservation = ?")
                 .execute(arguments: [conductor, uuid, holder])
             if db.changesCount == 0 {
-                let current = try Row.fetchOne(
-                    db.cachedStatement(sql: "SELECT reservation FROM nodes WHERE uuid = ?"), arguments: [uuid])
-                guard let current else { throw IronicError.nodeNotFound(uuid) }
-                throw IronicError.nodeLocked(uuid, host: current[0] as String? ?? "")
+                throw try Self.lockRefusal(db, uuid)
             }
             guard let node = try NodeRow.fetchOne(db, where: "uuid", uuid) else { throw IronicError.nodeNotFound(uuid) }
             return node
         }
+    }
+
+    /// Why a conditional lock update changed nothing: `NodeLocked` naming the holder, or
+    /// `NodeNotFound`.
+    private static func lockRefusal(_ db: Database, _ uuid: String) throws -> IronicError {
+        let holder = try Row.fetchOne(db.cachedStatement(sql: "SELECT reservation FROM nodes WHERE uuid = ?"), arguments: [uuid])
+        guard let holder else { return .nodeNotFound(uuid) }
+        return .nodeLocked(uuid, host: holder[0] as String? ?? "")
     }
 
     /// Releases the lock if `conductor` holds it; a no-op otherwise (also for a missing node).
