@@ -30,13 +30,10 @@ test: deps unit-test client-test
 
 ## The store tests run against SQLite and a throwaway PostgreSQL server under var/test-postgres/
 ## (started here unless IRONIC_TEST_POSTGRES_URL names one, and stopped again afterwards).
+## Output is kept in var/test-logs/swift-test.log; a failed run ends with its failures.
 unit-test:
 	$(SWIFT) build --build-tests
-	@if [ -n "$$IRONIC_TEST_POSTGRES_URL" ] || [ "$$IRONIC_TEST_POSTGRES" = skip ]; then \
-		$(SWIFT) test --skip-build; \
-	else \
-		scripts/test-postgres.sh with $(SWIFT) test --skip-build; \
-	fi
+	SWIFT=$(SWIFT) scripts/swift-test.sh
 
 ## The throwaway PostgreSQL server of the store tests (127.0.0.1, a free port); prints the URL
 ## to export as IRONIC_TEST_POSTGRES_URL.

@@ -39,7 +39,7 @@ public struct IPMIProxyConsole: ConsoleInterface, ConsoleRestoring {
     /// Checks driver_info and that a proxy is configured.
     public func validate(_ task: NodeTask) async throws {
         _ = try IPMIDriverInfo(node: task.node, settings: driverSettings)
-        guard !settings.proxyURLs.isEmpty else {
+        guard settings.hasProxy else {
             throw IronicError.invalidParameterValue(
                 "The ipmi-proxy console needs [ipmi] console_proxy_urls (ironic standalone starts a local proxy itself).")
         }
@@ -49,7 +49,7 @@ public struct IPMIProxyConsole: ConsoleInterface, ConsoleRestoring {
     /// Starts the console on the node's home proxy (reusing one that already runs there).
     public func startConsole(_ task: NodeTask) async throws {
         let info = try IPMIDriverInfo(node: task.node, settings: driverSettings)
-        guard let proxy = settings.home(of: task.node.uuid) else {
+        guard let proxy = await settings.home(of: task.node.uuid) else {
             throw IronicError(status: 400, code: "InvalidParameterValue", message: "No console proxy is configured ([ipmi] console_proxy_urls).")
         }
         let client = ConsoleProxyClient(baseURL: proxy, credentials: settings.credentials)

@@ -43,7 +43,13 @@ public final class TestServer: Sendable {
         var logger = ServiceFactory.makeLogger("ironic-test", config)
         logger.logLevel = ProcessInfo.processInfo.environment["IRONIC_TEST_LOG"] == nil ? .critical : .debug
         let server = try await StandaloneServer(config: config, logger: logger)
-        let runTask = Task { try await server.run() }
+        let runTask = Task {
+            do { try await server.run() } catch {
+                // Its requests now fail with "connection refused": say why in the test log.
+                FileHandle.standardError.write(Data("TestServer \(config.host) stopped on its own: \(error)\n".utf8))
+                throw error
+            }
+        }
         let port = await server.listeningPort()
         return TestServer(server: server, baseURL: "http://127.0.0.1:\(port)", directory: directory, runTask: runTask)
     }

@@ -257,9 +257,10 @@ extension Lab {
     }
 
     /// Where free BMC and console ports are picked: libipmiconsole (FreeIPMI 1.6) rejects a
-    /// BMC port above 32767 as "hostname invalid", so serial-over-LAN needs lower ones; and
-    /// Linux hands out ephemeral ports from 32768 up, so nothing else grabs these meanwhile.
-    static let freePortRange = 10_000...32_767
+    /// BMC port above 32767 as "hostname invalid", so serial-over-LAN needs lower ones; Linux
+    /// hands out ephemeral ports from 32768 up, so nothing else grabs these meanwhile; and the
+    /// console proxy hands out its default `port_range` (10000:20000), which a lab stays above.
+    static let freePortRange = 20_001...32_767
 
     private static func freePort(type: Int32) throws(LabError) -> Int {
         for _ in 0..<256 {

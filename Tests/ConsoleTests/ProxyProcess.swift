@@ -105,11 +105,11 @@ final class ProxyProcess: @unchecked Sendable {
         return String(text.suffix(3000))
     }
 
-    /// A free loopback port below the kernel's ephemeral range, so no later `bind(0)` is handed it
-    /// while the daemon is down.
+    /// A free loopback port below the console ports of proxies (10000 up) and labs (20001 up)
+    /// and the kernel's ephemeral range, so no later `bind(0)` is handed it while the daemon is down.
     static func freePort() -> Int {
         for _ in 0..<200 {
-            let candidate = Int.random(in: 22000..<32000)
+            let candidate = Int.random(in: 7000..<10000)
             if POSIX.isFree(port: candidate, type: POSIX.streamType) { return candidate }
         }
         return 0
