@@ -181,6 +181,22 @@ final class TCPViewer: @unchecked Sendable {
         return true
     }
 
+    /// Whether the server ends the connection (end of stream or reset) within `timeout`;
+    /// anything read before is kept.
+    func waitForClose(timeout: Duration) async -> Bool {
+        (try? await onOwnThread("proxy-test-viewer") { () -> Bool in
+            let deadline = ContinuousClock.now + timeout
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            while true {
+                let left = deadline - .now
+                guard left > .zero, POSIX.waitFor(self.fd, events: Int16(POLLIN), timeout: left) else { return false }
+                let count = buffer.withUnsafeMutableBytes { recv(self.fd, $0.baseAddress, $0.count, 0) }
+                if count > 0 { self.lock.withLock { self.bytes += buffer[0..<count] } }
+                if count == 0 || (count < 0 && errno != EINTR && errno != EAGAIN) { return true }
+            }
+        }) ?? false
+    }
+
     func send(_ text: String) throws {
         try POSIX.sendAll(fd, Array(text.utf8), deadline: .now + .seconds(5))
     }
