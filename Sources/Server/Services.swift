@@ -78,7 +78,7 @@ public final class StandaloneServer: Sendable {
                     .init(service: PeriodicTasksService(conductor: conductor)),
                     .init(service: application),
                     .init(service: ConsoleReconcileService(conductor: conductor, interval: config.conductor.consoleReconcileInterval)),
-                ] + consoleProxy.server.services.map { .init(service: $0) },
+                ] + consoleProxy.services.map { .init(service: $0) },
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
     }

@@ -88,6 +88,32 @@ import Testing
             #expect(try await proxy.list().isEmpty, "disabling stops the console on the proxy")
         }
     }
+
+    /// With `[ipmi] console_proxy_urls` set, consoles go to those proxies and the all-in-one
+    /// runs no proxy of its own (nothing listens on its `[ipmiproxy] port`).
+    @Test(arguments: [false, true])
+    func localProxyRunsOnlyWithoutConfiguredProxies(configured: Bool) async throws {
+        let port = ProxyProcess.freePort()
+        let server = try await TestServer.start { config in
+            config.document.set("ipmiproxy", "port", "\(port)")
+            if configured { config.document.set("ipmi", "console_proxy_urls", "http://127.0.0.1:9") }
+        }
+        defer { Task { await server.stop() } }
+        // The local proxy starts beside the API: give it until the first answer from the API.
+        _ = try await server.request("GET", "/v1/nodes")
+        var listening = false
+        for _ in 0..<50 where !listening {
+            if let fd = try? POSIX.connectTCP(port: port, timeout: .seconds(1)) {
+                close(fd)
+                listening = true
+            } else if configured {
+                break  // refused at once: nothing will listen there
+            } else {
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
+        #expect(listening == !configured, "a local proxy listens on \(port): \(listening)")
+    }
 }
 
 /// A raw TCP console client.
