@@ -31,9 +31,22 @@ enum StrandCause: Sendable {
     }
 }
 
-/// What the take-over pass saw last: the live conductors, and when it last ran in full.
+/// What the take-over passes saw last: the live conductors and when the deployed-node pass last
+/// ran in full; since when each lock holder without a conductor entry has been seen.
 final class TakeoverState: Sendable {
     private let last = Mutex<(hosts: Set<String>, at: ContinuousClock.Instant)?>(nil)
+    private let unknownSince = Mutex<[String: ContinuousClock.Instant]>([:])
+
+    /// Of `holders` (lock holders no conductor entry names now), those seen unknown for at
+    /// least `grace`; holders no longer unknown are forgotten.
+    func unknownHolders(_ holders: Set<String>, unknownFor grace: Duration) -> Set<String> {
+        let now = ContinuousClock.now
+        return unknownSince.withLock { since in
+            since = since.filter { holders.contains($0.key) }
+            for holder in holders where since[holder] == nil { since[holder] = now }
+            return Set(since.filter { now - $0.value >= grace }.keys)
+        }
+    }
 
     /// Whether the live conductors differ from the last pass, or `interval` has passed.
     func isDue(hosts: Set<String>, interval: Duration) -> Bool {
@@ -86,6 +99,10 @@ extension Conductor {
 
     /// Locks held by conductors that are no longer alive: the node's new owner on the ring
     /// takes the lock over (exactly one conductor wins), repairs the node and unlocks it.
+    ///
+    /// A holder no conductor entry names (the entry was deleted, or the host came back under
+    /// another `[DEFAULT] host`) counts as dead once it has stayed unknown for a heartbeat
+    /// timeout: a live conductor whose entry was deleted registers again at its next heartbeat.
     /// Returns how many nodes this conductor repaired.
     @discardableResult
     public func takeOverOrphanedNodes() async -> Int {
@@ -93,18 +110,21 @@ extension Conductor {
         var repaired = 0
         do {
             let snapshot = try await ring.refresh()
-            let dead = try await store.conductors().map(\.hostname).filter { snapshot.conductors[$0] == nil && $0 != hostname }
-            for holder in dead {
-                var query = NodeQuery()
-                query.reservation = holder
-                for node in try await store.nodes(query) where snapshot.owner(of: node) == hostname {
-                    do {
-                        let locked = try await store.takeOverReservation(uuid: node.uuid, from: holder, to: hostname)
-                        try await repairStrandedNode(locked, cause: .wentOffline(holder))
-                        repaired += 1
-                    } catch let error as IronicError where error.code == "NodeLocked" {
-                        continue  // Another conductor got there first.
-                    }
+            let registered = Set(try await store.conductors().map(\.hostname))
+            var query = NodeQuery()
+            query.reserved = true
+            let locked = try await store.nodes(query)
+            let unknown = Set(locked.compactMap(\.reservation).filter { !registered.contains($0) && $0 != hostname })
+            let expiredUnknown = takeover.unknownHolders(unknown, unknownFor: config.heartbeatTimeout)
+            for node in locked where snapshot.owner(of: node) == hostname {
+                guard let holder = node.reservation, holder != hostname, snapshot.conductors[holder] == nil else { continue }
+                guard registered.contains(holder) || expiredUnknown.contains(holder) else { continue }
+                do {
+                    let taken = try await store.takeOverReservation(uuid: node.uuid, from: holder, to: hostname)
+                    try await repairStrandedNode(taken, cause: .wentOffline(holder))
+                    repaired += 1
+                } catch let error as IronicError where error.code == "NodeLocked" {
+                    continue  // Another conductor got there first, or the holder let go.
                 }
             }
         } catch {

@@ -1,6 +1,7 @@
 import Core
 import Foundation
 import Lab
+import Synchronization
 
 #if canImport(FoundationNetworking)
     import FoundationNetworking
@@ -154,13 +155,14 @@ public final class Cluster: IronicAPIClient, @unchecked Sendable {
     /// Waits until `GET /v1/conductors` lists `count` live conductors.
     public func waitForConductors(count: Int, timeout: Duration = .seconds(60)) async throws {
         let deadline = ContinuousClock.now + timeout
-        var seen = 0
+        var alive: Set<String> = []
         while ContinuousClock.now < deadline {
-            seen = try await aliveConductors().count
-            if seen == count { return }
+            alive = try await aliveConductors()
+            if alive.count == count { return }
             try await Task.sleep(for: .milliseconds(100))
         }
-        throw TestServerError.timedOut("expected \(count) live conductors, saw \(seen)")
+        let silent = conductorHostnames.filter { !alive.contains($0) }.map { "\($0): \(log($0, lines: 5))" }
+        throw TestServerError.timedOut("expected \(count) live conductors, saw \(alive.count); not alive: \(silent.joined(separator: "\n"))")
     }
 
     /// Hostnames `GET /v1/conductors` shows as alive.
@@ -230,10 +232,12 @@ public final class Cluster: IronicAPIClient, @unchecked Sendable {
     /// A free TCP port on 127.0.0.1 for a process to listen on, picked above the kernel's
     /// ephemeral range (61000–65535 on Linux; the lab and the console proxy use ports below
     /// 32768): a port handed out for port 0 or an outgoing connection in the meantime cannot
-    /// collide with it.
+    /// collide with it. A port is handed out once per test process, so two processes started
+    /// one after the other (neither listening yet) never get the same one.
     public static func freePort() throws -> Int {
         for _ in 0..<200 {
             let port = Int.random(in: 61000...65535)
+            guard HandedOutPorts.claim(port) else { continue }
             let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
             guard fd >= 0 else { throw TestServerError.unexpected("socket() failed") }
             defer { close(fd) }
@@ -272,5 +276,18 @@ public final class Cluster: IronicAPIClient, @unchecked Sendable {
         guard var components = URLComponents(string: server) else { return server }
         components.path = "/\(name)"
         return components.string ?? server
+    }
+}
+
+/// Ports `Cluster.freePort()` gave out in this process.
+private enum HandedOutPorts {
+    static let ports = Mutex<Set<Int>>([])
+
+    /// Whether `port` was not given out before (it is now); after 4,000 ports, starts afresh.
+    static func claim(_ port: Int) -> Bool {
+        ports.withLock { ports in
+            if ports.count >= 4000 { ports.removeAll() }
+            return ports.insert(port).inserted
+        }
     }
 }

@@ -55,6 +55,9 @@ extension PostgreSQLStore {
         select.equal("chassis_uuid", query.chassisUUID)
         select.equal("retired", query.retired)
         select.equal("reservation", query.reservation)
+        if let reserved = query.reserved {
+            select.condition(reserved ? "reservation IS NOT NULL" : "reservation IS NULL")
+        }
         if let text = query.descriptionContains {
             select.condition("description ILIKE $? ESCAPE '\\'", .text(text.likeContainsPattern))
         }

@@ -64,6 +64,9 @@ extension SQLiteStore {
             select.equal("chassis_uuid", query.chassisUUID)
             select.equal("retired", query.retired)
             select.equal("reservation", query.reservation)
+            if let reserved = query.reserved {
+                select.condition(reserved ? "reservation IS NOT NULL" : "reservation IS NULL")
+            }
             if let text = query.descriptionContains {
                 select.condition("description LIKE ? ESCAPE '\\'", text.likeContainsPattern.databaseValue)
             }

@@ -145,6 +145,8 @@ public struct NodeQuery: Sendable, Hashable {
     public var descriptionContains: String?
     /// Only nodes reserved by this conductor.
     public var reservation: String?
+    /// `true`: nodes some conductor holds locked; `false`: unlocked nodes.
+    public var reserved: Bool?
     public var page: PageQuery
 
     /// Field names nodes may be sorted by (`sort_key`).

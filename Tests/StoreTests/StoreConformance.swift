@@ -260,6 +260,8 @@ enum StoreConformance {
         #expect(try await names { $0.retired = false } == ["plain", "other"])
         #expect(try await names { $0.reservation = "c1" } == ["rich"])
         #expect(try await names { $0.reservation = "c2" } == [])
+        #expect(try await names { $0.reserved = true } == ["rich"])
+        #expect(try await names { $0.reserved = false } == ["plain", "other"])
         // LIKE wildcards in the filter are literal.
         #expect(try await names { $0.descriptionContains = "100% GPU_load\\" } == ["rich"])
         #expect(try await names { $0.descriptionContains = "100" } == ["rich", "other"])
