@@ -74,6 +74,12 @@ let package = Package(
             pkgConfig: "libfreeipmi",
             providers: [.apt(["libfreeipmi-dev", "libipmiconsole-dev"])]
         ),
+        // libcrypt (libxcrypt): bcrypt for htpasswd files.
+        .systemLibrary(
+            name: "CCrypt",
+            path: "Sources/CCrypt",
+            providers: [.apt(["libcrypt-dev"])]
+        ),
         // A safe Swift client for BMCs over FreeIPMI; blocking calls on its own thread pool.
         .target(
             name: "IPMI",
@@ -157,7 +163,7 @@ let package = Package(
             name: "Server",
             dependencies: [
                 "Core", "Store", "SQLiteStore", "PostgreSQLStore", "RPC", "Conductor", "API", "HardwareTypes", "Lab",
-                "ConsoleProxy", "IPMIHardware",
+                "ConsoleProxy", "IPMIHardware", "CCrypt",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),

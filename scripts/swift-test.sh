@@ -30,8 +30,8 @@ if [ "$status" -ne 0 ]; then
     echo "=== Swift test failures (full output: var/test-logs/swift-test.log) ==="
     # Swift Testing: "✘ Test x() recorded an issue at File.swift:12:3: ..." and the indented
     # lines after it; XCTest: "error: ..."; a crashed test process: "Fatal error" / signal.
-    grep -n -A8 -E 'recorded an issue|^.*error: |Fatal error|exited with signal|Unexpected signal' "$LOG" \
-        | grep -v -E '^[0-9]+-.*(◇|✔ Test)' | head -n 120
+    grep -n -A8 -E 'recorded an issue|\.swift:[0-9]+: error: |Fatal error|exited with signal|Unexpected signal' "$LOG" \
+        | grep -v -E '^[0-9]+-(.*(◇|✔ )|[0-9]{4}-[0-9]{2}-[0-9]{2}T)' | head -n 120
     echo "=== $(grep -c 'recorded an issue' "$LOG") recorded issue(s); swift test exited with $status ==="
 fi
 exit "$status"

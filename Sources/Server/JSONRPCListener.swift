@@ -10,14 +10,22 @@ import NIOSSL
 import RPC
 
 /// A conductor's JSON-RPC endpoint: `POST /` with a JSON-RPC 2.0 call, answered by the
-/// process's conductor through `JSONRPCDispatcher`. HTTP basic authentication with
-/// `[json_rpc] username` / `password` unless `auth_strategy = noauth`.
+/// process's conductor through `JSONRPCDispatcher`. HTTP basic authentication unless
+/// `auth_strategy = noauth`: against `[json_rpc] http_basic_auth_user_file` (an htpasswd file
+/// of bcrypt hashes, as Ironic's listener), or else `[json_rpc] username` / `password`.
 struct JSONRPCResponder: HTTPResponder {
     typealias Context = BasicRequestContext
 
+    /// Who may call.
+    enum Authentication: Sendable {
+        case none
+        /// The exact `Authorization` value accepted.
+        case exact([UInt8])
+        case htpasswd(HTPasswdFile)
+    }
+
     let dispatcher: JSONRPCDispatcher
-    /// The exact `Authorization` value accepted; nil: no authentication.
-    let expectedAuthorization: [UInt8]?
+    let authentication: Authentication
     let maxBodySize: Int
 
     init(dispatcher: JSONRPCDispatcher, config: JSONRPCConfig) throws(ConfigError) {
@@ -25,14 +33,36 @@ struct JSONRPCResponder: HTTPResponder {
         self.maxBodySize = 64 << 20
         switch config.authStrategy {
         case .noauth:
-            expectedAuthorization = nil
+            authentication = .none
         case .httpBasic:
-            guard let username = config.username, let password = config.password, !username.isEmpty, !password.isEmpty else {
+            if let file = config.httpBasicAuthUserFile {
+                authentication = .htpasswd(try HTPasswdFile(path: file))
+            } else if let username = config.username, let password = config.password, !username.isEmpty, !password.isEmpty {
+                authentication = .exact(Array(("Basic " + Data("\(username):\(password)".utf8).base64EncodedString()).utf8))
+            } else if FileManager.default.fileExists(atPath: JSONRPCConfig.ironicUserFile) {
+                authentication = .htpasswd(try HTPasswdFile(path: JSONRPCConfig.ironicUserFile))
+            } else {
                 throw ConfigError(
                     source: "[json_rpc] auth_strategy",
-                    message: "http_basic needs [json_rpc] username and password (or auth_strategy = noauth)")
+                    message: "http_basic needs [json_rpc] http_basic_auth_user_file (an htpasswd file; "
+                        + "\(JSONRPCConfig.ironicUserFile) when it exists) or username and password (or auth_strategy = noauth)")
             }
-            expectedAuthorization = Array(("Basic " + Data("\(username):\(password)".utf8).base64EncodedString()).utf8)
+        }
+    }
+
+    /// Whether the request's `Authorization` header lets it in.
+    func isAuthorized(_ header: String?) -> Bool {
+        switch authentication {
+        case .none:
+            return true
+        case .exact(let expected):
+            return constantTimeEqual(Array((header ?? "").utf8), expected)
+        case .htpasswd(let file):
+            guard let header, header.lowercased().hasPrefix("basic "),
+                let decoded = Data(base64Encoded: String(header.dropFirst(6)).trimmingCharacters(in: .whitespaces)),
+                let pair = String(data: decoded, encoding: .utf8), let colon = pair.firstIndex(of: ":")
+            else { return false }
+            return file.verify(username: String(pair[..<colon]), password: String(pair[pair.index(after: colon)...]))
         }
     }
 
@@ -40,13 +70,10 @@ struct JSONRPCResponder: HTTPResponder {
         guard request.method == .post else {
             return Self.json(.methodNotAllowed, #"{"error":{"code":405,"message":"Only POST is supported"}}"#)
         }
-        if let expectedAuthorization {
-            let given = Array((request.headers[.authorization] ?? "").utf8)
-            guard Self.constantTimeEqual(given, expectedAuthorization) else {
-                var response = Self.json(.unauthorized, #"{"error":{"code":401,"message":"Authentication required"}}"#)
-                response.headers[.wwwAuthenticate] = #"Basic realm="ironic-json-rpc""#
-                return response
-            }
+        guard isAuthorized(request.headers[.authorization]) else {
+            var response = Self.json(.unauthorized, #"{"error":{"code":401,"message":"Authentication required"}}"#)
+            response.headers[.wwwAuthenticate] = #"Basic realm="ironic-json-rpc""#
+            return response
         }
         let body: ByteBuffer
         do { body = try await request.body.collect(upTo: maxBodySize) } catch {
@@ -61,15 +88,6 @@ struct JSONRPCResponder: HTTPResponder {
 
     private static func json(_ status: HTTPResponse.Status, _ text: String) -> Response {
         Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: text)))
-    }
-
-    /// Compares without an early exit, so timing does not reveal how much of a guess matched.
-    static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-        var difference = UInt8(a.count == b.count ? 0 : 1)
-        for index in 0..<max(a.count, b.count) {
-            difference |= (index < a.count ? a[index] : 0) ^ (index < b.count ? b[index] : 0)
-        }
-        return difference == 0
     }
 }
 

@@ -95,6 +95,67 @@ struct JSONRPCListenerTests {
         }
     }
 
+    /// Ironic's listener checks credentials against an htpasswd file of bcrypt hashes
+    /// (`[json_rpc] http_basic_auth_user_file`); ours does too, and notices when it changes.
+    @Test func credentialsFromAnHtpasswdFile() async throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("htpasswd-json-rpc-\(UUID().uuidString.prefix(8))")
+        defer { try? FileManager.default.removeItem(at: file) }
+        // `htpasswd -B` writes $2y$; Python's bcrypt writes $2b$. Passwords: "rpc-secret",
+        // "other pass:word".
+        try """
+            # JSON-RPC users
+            ironic:$2y$05$Zm9vYmFyYmF6cXV4cXV1e.XJmNZs54yK35HPi9T7vLK0ijlHekX8C
+
+            nova:$2b$04$c2FsdHNhbHRzYWx0c2Fsd.Sqp1F1zw2mkimTY66TYAI5ym/aSsGRq
+            """.write(to: file, atomically: true, encoding: .utf8)
+        try await Self.withListener(configure: {
+            $0.jsonRPC.username = nil
+            $0.jsonRPC.password = nil
+            $0.jsonRPC.httpBasicAuthUserFile = file.path
+        }) { config, _ in
+            func call(_ username: String, _ password: String) async throws -> Bool {
+                var client = config.jsonRPC
+                client.username = username
+                client.password = password
+                let transport = try JSONRPCTransport(config: client, logger: Logger(label: "client"))
+                defer { Task { try? await transport.shutdown() } }
+                do {
+                    _ = try await transport.call(
+                        .createNode, on: config.conductorHostname, CreateNodeRequest(context: Self.context, node: Node(driver: "fake-hardware")),
+                        requestID: nil)
+                    return true
+                } catch let error as IronicError where error.message.contains("HTTP 401") {
+                    return false
+                }
+            }
+            #expect(try await call("ironic", "rpc-secret"))
+            #expect(try await call("ironic", "rpc-secret"), "the second call (remembered) too")
+            #expect(try await call("nova", "other pass:word"), "a colon in the password")
+            #expect(!(try await call("ironic", "rpc-secret ")))
+            #expect(!(try await call("ironic", "other pass:word")), "another user's password")
+            #expect(!(try await call("ghost", "rpc-secret")))
+
+            // Rotated: the old password stops working without a restart.
+            try "ironic:$2b$04$c2FsdHNhbHRzYWx0c2Fsd.Sqp1F1zw2mkimTY66TYAI5ym/aSsGRq\n".write(to: file, atomically: true, encoding: .utf8)
+            try FileManager.default.setAttributes([.modificationDate: Date().addingTimeInterval(5)], ofItemAtPath: file.path)
+            #expect(!(try await call("ironic", "rpc-secret")), "the rotated-out password")
+            #expect(try await call("ironic", "other pass:word"))
+        }
+    }
+
+    @Test(arguments: [
+        ("ironic:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=\n", "only bcrypt hashes are supported"),
+        ("no colon here\n", "expected 'user:hash'"),
+    ])
+    func htpasswdFilesWithoutBcryptAreRefusedAtStart(_ content: String, _ message: String) throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("htpasswd-bad-\(UUID().uuidString.prefix(8))")
+        defer { try? FileManager.default.removeItem(at: file) }
+        try content.write(to: file, atomically: true, encoding: .utf8)
+        let error = #expect(throws: ConfigError.self) { _ = try HTPasswdFile(path: file.path) }
+        #expect(error?.message.contains(message) == true, "\(String(describing: error))")
+        #expect(throws: ConfigError.self) { _ = try HTPasswdFile(path: file.path + ".missing") }
+    }
+
     @Test func onlyPOSTIsServed() async throws {
         try await Self.withListener { config, _ in
             var request = URLRequest(url: URL(string: "http://127.0.0.1:\(config.jsonRPC.port)/")!)

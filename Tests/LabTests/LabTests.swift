@@ -193,15 +193,16 @@ struct LabTests {
             }
             #expect(numbered, "in order, none lost")
 
-            // A rate limit stretches it: 20 lines at 6,400 bytes/s take about 0.2 s after it starts.
+            // A rate limit stretches it: 20 lines at 6,400 bytes/s cannot all arrive sooner than
+            // about 0.2 s after the request (a lower bound: a loaded machine only adds to it).
             try server.setSerialTick(nil)
             _ = await client.waitFor("(read whatever comes for a while)", timeout: .milliseconds(600))
             let mark = client.received.count
+            let requested = ContinuousClock.now
             try server.startSerialBurst(.init(bytes: 20 * SerialControl.burstLineLength, bytesPerSecond: 6400))
-            #expect(await client.waitFor("burst 0000000000 ", after: mark))
-            let started = ContinuousClock.now
             #expect(await client.waitFor("burst 0000000019 ", after: mark))
-            #expect(ContinuousClock.now - started >= .milliseconds(120), "paced, not all at once")
+            let paced = Double(20 * SerialControl.burstLineLength) / 6400
+            #expect(ContinuousClock.now - requested >= .seconds(paced * 0.75), "paced, not all at once")
             _ = await client.waitFor("(read whatever comes for a while)", after: mark, timeout: .milliseconds(400))
             #expect(!client.received.dropFirst(mark).contains("tick"), "the tick stopped")
         }

@@ -25,9 +25,16 @@ public struct JSONRPCConfig: Sendable, Hashable {
     public var port = 8089
     /// `auth_strategy` (default `http_basic`).
     public var authStrategy: JSONRPCAuthStrategy = .httpBasic
-    /// `username` / `password`: the credentials clients send and listeners accept.
+    /// `username` / `password`: the credentials clients send, and that listeners accept
+    /// when no `http_basic_auth_user_file` is set.
     public var username: String?
     public var password: String?
+    /// `http_basic_auth_user_file`: the htpasswd file (bcrypt entries) listeners check
+    /// credentials against, as Ironic's do. Unset: `username`/`password`, or Ironic's default
+    /// file `ironicUserFile` when those are unset and it exists.
+    public var httpBasicAuthUserFile: String?
+    /// Ironic's default `http_basic_auth_user_file`.
+    public static let ironicUserFile = "/etc/ironic/htpasswd-json-rpc"
     /// `use_ssl`, `cert_file`, `key_file`: TLS on the listener (PEM files).
     public var useSSL = false
     public var certFile: String?
@@ -84,6 +91,7 @@ extension IronicConfig {
         }
         jsonRPC.username = try reader.string("json_rpc", "username") ?? jsonRPC.username
         jsonRPC.password = try reader.string("json_rpc", "password") ?? jsonRPC.password
+        jsonRPC.httpBasicAuthUserFile = try reader.string("json_rpc", "http_basic_auth_user_file") ?? jsonRPC.httpBasicAuthUserFile
         jsonRPC.useSSL = try reader.bool("json_rpc", "use_ssl") ?? jsonRPC.useSSL
         jsonRPC.certFile = try reader.string("json_rpc", "cert_file") ?? jsonRPC.certFile
         jsonRPC.keyFile = try reader.string("json_rpc", "key_file") ?? jsonRPC.keyFile
