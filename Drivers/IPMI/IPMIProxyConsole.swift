@@ -90,9 +90,10 @@ public struct IPMIProxyConsole: ConsoleInterface, ConsoleRestoring {
         }
         task.updateNode { node in
             node.driverInternalInfo["ipmi_proxy_url"] = .string(proxy.absoluteString)
-            node.driverInternalInfo["ipmi_proxy_console_id"] = .string(record.id)
-            node.driverInternalInfo["ipmi_proxy_tcp_url"] = .string(record.endpoints.tcp)
-            node.driverInternalInfo["ipmi_proxy_page_url"] = .string(record.endpoints.page)
+            // The endpoints as serving: a proxy that found a port taken meanwhile moved them.
+            node.driverInternalInfo["ipmi_proxy_console_id"] = .string(settled.id)
+            node.driverInternalInfo["ipmi_proxy_tcp_url"] = .string(settled.endpoints.tcp)
+            node.driverInternalInfo["ipmi_proxy_page_url"] = .string(settled.endpoints.page)
         }
     }
 

@@ -257,17 +257,9 @@ public final class Cluster: IronicAPIClient, @unchecked Sendable {
     // MARK: PostgreSQL
 
     static func psql(_ server: String, _ sql: String) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["psql", "-v", "ON_ERROR_STOP=1", "-q", server, "-c", sql]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw TestServerError.unexpected("psql \(sql) failed: \(String(decoding: output, as: UTF8.self))")
+        let (status, output) = try ChildProcess.run("psql", ["-v", "ON_ERROR_STOP=1", "-q", server, "-c", sql], timeout: .seconds(60))
+        guard status == 0 else {
+            throw TestServerError.unexpected("psql \(sql) failed: \(output)")
         }
     }
 

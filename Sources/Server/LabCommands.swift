@@ -418,27 +418,22 @@ extension LabUpCommand {
         }
         let logURL = directory.appendingPathComponent("lab-up.log")
         FileManager.default.createFile(atPath: logURL.path, contents: nil)
-        let log = try FileHandle(forWritingTo: logURL)
         var arguments = ["lab", "up", "--foreground", "--directory", location.directory, "--nodes", String(nodes),
                          "--username", username, "--password", password]
         if let basePort { arguments += ["--base-port", String(basePort)] }
         if noBootLog { arguments.append("--no-boot-log") }
         // setsid(1) gives the keeper a session of its own (no SIGHUP when this terminal goes);
         // it may fork to do so, so the keeper is recognised by the state it writes, not by PID.
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/setsid")
-        process.arguments = [URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path] + arguments
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = log
-        process.standardError = log
         let launched = Date().addingTimeInterval(-1)
-        try process.run()
+        let process = try ChildProcess(
+            "/usr/bin/setsid", [URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path] + arguments,
+            output: .file(logURL.path))
         let deadline = Date().addingTimeInterval(startTimeout)
         var state: LabState?
         while Date() < deadline {
-            if !process.isRunning, process.terminationStatus != 0 {
+            if !process.isRunning, process.waitUntilExit() != 0 {
                 let tail = (try? String(contentsOf: logURL, encoding: .utf8)) ?? ""
-                throw LabCommandError("The lab did not start (exit status \(process.terminationStatus)):\n\(tail)")
+                throw LabCommandError("The lab did not start (exit status \(process.waitUntilExit())):\n\(tail)")
             }
             if let current = try? LabState.load(from: directory), current.startedAt >= launched, current.isOwnerRunning {
                 state = current

@@ -7,6 +7,7 @@ import Foundation
 #endif
 import Hummingbird
 import IronicTesting
+import Lab
 import Logging
 @testable import RPC
 import Store
@@ -183,17 +184,11 @@ struct JSONRPCListenerTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         let cert = directory.appendingPathComponent("rpc.pem").path
         let key = directory.appendingPathComponent("rpc.key").path
-        let openssl = Process()
-        openssl.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        openssl.arguments = [
-            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+        let openssl = try ChildProcess.run("openssl", [
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
             "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert,
-        ]
-        openssl.standardOutput = FileHandle.nullDevice
-        openssl.standardError = FileHandle.nullDevice
-        try openssl.run()
-        openssl.waitUntilExit()
-        try #require(openssl.terminationStatus == 0)
+        ])
+        try #require(openssl.status == 0, "\(openssl.output)")
 
         try await Self.withListener(configure: {
             $0.jsonRPC.useSSL = true

@@ -1,6 +1,7 @@
 import Core
 import Foundation
 import IronicTesting
+import Lab
 import Server
 import Store
 import Testing
@@ -26,16 +27,9 @@ struct NodeCommandsTests {
 
     /// Runs `ironic ARGS --config-file ...`; returns the exit status and everything printed.
     func ironic(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = try Cluster.binaryDirectory().appendingPathComponent("ironic")
-        process.arguments = arguments + ["--config-file", configFile.path]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        try ChildProcess.run(
+            try Cluster.binaryDirectory().appendingPathComponent("ironic").path, arguments + ["--config-file", configFile.path],
+            timeout: .seconds(60))
     }
 
     /// A node left `deploying` under a lock held by `holder`, which is alive or not.

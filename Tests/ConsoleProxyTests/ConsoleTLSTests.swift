@@ -62,23 +62,17 @@ struct ConsoleTLSTests {
 /// A tool's output as it runs (stdout and stderr), for clients that stay connected; the
 /// process is terminated by `stop()`.
 final class ToolOutput: @unchecked Sendable {
-    private let process = Process()
-    private let pipe = Pipe()
+    private let process: ChildProcess
     private let lock = NSLock()
     private var bytes: [UInt8] = []
 
     init(_ tool: String, _ arguments: [String]) throws {
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [tool] + arguments
-        process.standardOutput = pipe
-        process.standardError = pipe
-        process.standardInput = FileHandle.nullDevice
-        pipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
+        process = try ChildProcess(tool, arguments)
+        process.output?.readabilityHandler = { [weak self] handle in
             let data = handle.availableData
             guard let self, !data.isEmpty else { handle.readabilityHandler = nil; return }
             self.lock.withLock { self.bytes += data }
         }
-        try process.run()
     }
 
     var output: String { lock.withLock { String(decoding: bytes, as: UTF8.self) } }
@@ -95,8 +89,7 @@ final class ToolOutput: @unchecked Sendable {
 
     /// Terminates the tool (by its PID) and waits for it.
     func stop() {
-        if process.isRunning { process.terminate() }
-        process.waitUntilExit()
-        pipe.fileHandleForReading.readabilityHandler = nil
+        process.terminate(grace: .seconds(2))
+        process.output?.readabilityHandler = nil
     }
 }

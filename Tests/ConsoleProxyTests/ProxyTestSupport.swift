@@ -129,20 +129,8 @@ struct ToolResult: Sendable {
 /// Runs `tool` from PATH and kills it after `timeout`.
 func runTool(_ tool: String, _ arguments: [String], timeout: Duration = .seconds(30)) async throws -> ToolResult {
     try await onOwnThread("proxy-test-tool") {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [tool] + arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let timer = DispatchWorkItem { if process.isRunning { process.terminate() } }
-        DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(Int(timeout.milliseconds)), execute: timer)
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        timer.cancel()
-        return ToolResult(status: process.terminationStatus, output: String(decoding: data, as: UTF8.self))
+        let (status, output) = try ChildProcess.run(tool, arguments, timeout: timeout)
+        return ToolResult(status: status, output: output)
     }
 }
 

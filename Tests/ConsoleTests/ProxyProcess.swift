@@ -20,7 +20,7 @@ final class ProxyProcess: @unchecked Sendable {
         return "\(base):\(base + 19)"
     }()
     private let lock = NSLock()
-    private var process: Process?
+    private var process: ChildProcess?
 
     init(port: Int, token: String, directory: URL) {
         self.port = port
@@ -32,7 +32,7 @@ final class ProxyProcess: @unchecked Sendable {
     var url: String { "http://127.0.0.1:\(port)" }
 
     /// The daemon's PID while it runs.
-    var pid: Int32? { lock.withLock { process.flatMap { $0.isRunning ? $0.processIdentifier : nil } } }
+    var pid: Int32? { lock.withLock { process.flatMap { $0.isRunning ? $0.pid : nil } } }
 
     /// The built `ironic-ipmiproxy`, next to the `ironic` the console tests use.
     static var executable: String {
@@ -56,16 +56,7 @@ final class ProxyProcess: @unchecked Sendable {
         """.write(to: config, atomically: true, encoding: .utf8)
         let logPath = directory.appendingPathComponent("ipmiproxy.log").path
         if !FileManager.default.fileExists(atPath: logPath) { FileManager.default.createFile(atPath: logPath, contents: nil) }
-        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-        try log.seekToEnd()
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.executable)
-        process.arguments = ["serve", "--config-file", config.path]
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = log
-        process.standardError = log
-        try process.run()
-        try? log.close()
+        let process = try ChildProcess(Self.executable, ["serve", "--config-file", config.path], output: .file(logPath))
         lock.withLock { self.process = process }
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
@@ -79,15 +70,15 @@ final class ProxyProcess: @unchecked Sendable {
     /// Sends `signal` to the daemon's PID and waits (bounded) until it has exited.
     func stop(signal: Int32 = SIGTERM, timeout: Duration = .seconds(30)) async throws {
         guard let process = lock.withLock({ self.process }), process.isRunning else { return }
-        kill(process.processIdentifier, signal)
+        process.signal(signal)
         let exited = try await onOwnThread("proxy-process-wait") { () -> Bool in
             let deadline = ContinuousClock.now + timeout
             while process.isRunning && ContinuousClock.now < deadline { usleep(20_000) }
             return !process.isRunning
         }
         if !exited {
-            kill(process.processIdentifier, SIGKILL)
-            throw ProxyProcessError("ironic-ipmiproxy (pid \(process.processIdentifier)) did not exit on signal \(signal)")
+            process.signal(SIGKILL)
+            throw ProxyProcessError("ironic-ipmiproxy (pid \(process.pid)) did not exit on signal \(signal)")
         }
     }
 

@@ -31,23 +31,11 @@ struct ToolResult: Sendable {
     var output: String
 }
 
-/// Runs `tool` (looked up in PATH by /usr/bin/env) and kills it after `timeout`.
+/// Runs `tool` (looked up in PATH) and kills it after `timeout`.
 func run(_ tool: String, _ arguments: [String], timeout: Duration = .seconds(20)) async throws -> ToolResult {
     try await onOwnThread("lab-test-tool") {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [tool] + arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let timer = DispatchWorkItem { if process.isRunning { process.terminate() } }
-        DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(Int(timeout.milliseconds)), execute: timer)
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        timer.cancel()
-        return ToolResult(status: process.terminationStatus, output: String(decoding: data, as: UTF8.self))
+        let (status, output) = try ChildProcess.run(tool, arguments, timeout: timeout)
+        return ToolResult(status: status, output: output)
     }
 }
 
@@ -110,24 +98,17 @@ final class SerialClient: @unchecked Sendable {
 /// it prints, then type. Waiting for output instead of sleeping keeps the test correct on a
 /// loaded machine, where SOL can take several seconds to come up.
 final class InteractiveTerminal: @unchecked Sendable {
-    private let process = Process()
-    private let input = Pipe()
-    private let output = Pipe()
+    private let process: ChildProcess
     private let lock = NSLock()
     private var bytes = Data()
 
     init(_ command: String) throws {
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/script")
-        process.arguments = ["-qc", command, "/dev/null"]
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = output
-        output.fileHandleForReading.readabilityHandler = { [weak self] handle in
+        process = try ChildProcess("/usr/bin/script", ["-qc", command, "/dev/null"], input: .pipe, output: .pipe)
+        process.output?.readabilityHandler = { [weak self] handle in
             let chunk = handle.availableData
             guard let self, !chunk.isEmpty else { return }
             self.lock.withLock { self.bytes.append(chunk) }
         }
-        try process.run()
     }
 
     /// Everything printed so far.
@@ -139,16 +120,15 @@ final class InteractiveTerminal: @unchecked Sendable {
     }
 
     func type(_ text: String) {
-        input.fileHandleForWriting.write(Data(text.utf8))
+        process.input?.write(Data(text.utf8))
     }
 
     /// Waits up to `timeout` for the tool to exit, then terminates it; returns what it printed.
     func finish(timeout: Duration = .seconds(10)) async -> String {
         _ = await eventually(timeout: timeout) { !process.isRunning }
-        if process.isRunning { process.terminate() }
-        process.waitUntilExit()
-        output.fileHandleForReading.readabilityHandler = nil
-        try? input.fileHandleForWriting.close()
+        process.terminate(grace: .seconds(2))
+        process.output?.readabilityHandler = nil
+        try? process.input?.close()
         return printed
     }
 }
