@@ -158,56 +158,14 @@ enum POSIX {
     // MARK: Processes
 
     /// Starts `executable` in its own process group with default signal handling, stdin from
-    /// /dev/null and stdout+stderr appended to `logPath`; returns its PID.
+    /// /dev/null and stdout+stderr appended to `logPath`; returns its PID (`ChildProcess`).
     ///
-    /// posix_spawn rather than `Foundation.Process`: ignored signals survive exec, and a
-    /// service that ignores SIGTERM (as swift-service-lifecycle does) would otherwise hand
-    /// BMCs that `stop()` cannot terminate; its own process group keeps a terminal's Ctrl-C
-    /// for the lab, which then stops the BMCs in order.
+    /// Default signal handling matters: ignored signals survive exec, and a service that
+    /// ignores SIGTERM (as swift-service-lifecycle does) would otherwise hand BMCs that
+    /// `stop()` cannot terminate; its own process group keeps a terminal's Ctrl-C for the lab,
+    /// which then stops the BMCs in order.
     static func spawn(executable: String, arguments: [String], logPath: String) throws(LabError) -> pid_t {
-        #if canImport(Darwin)
-            var actions: posix_spawn_file_actions_t? = nil
-            var attributes: posix_spawnattr_t? = nil
-        #else
-            var actions = posix_spawn_file_actions_t()
-            var attributes = posix_spawnattr_t()
-        #endif
-        posix_spawn_file_actions_init(&actions)
-        posix_spawnattr_init(&attributes)
-        defer {
-            posix_spawn_file_actions_destroy(&actions)
-            posix_spawnattr_destroy(&attributes)
-        }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, logPath, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        // Listening sockets of the host process (an API server in tests) must not live on in a BMC.
-        #if os(Linux)
-            if let closeFrom = addCloseFrom { _ = closeFrom(&actions, 3) }
-        #endif
-
-        var defaults = sigset_t()
-        sigfillset(&defaults)
-        sigdelset(&defaults, SIGKILL)
-        sigdelset(&defaults, SIGSTOP)
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        var mask = sigset_t()
-        sigemptyset(&mask)
-        posix_spawnattr_setsigmask(&attributes, &mask)
-        posix_spawnattr_setpgroup(&attributes, 0)
-        #if canImport(Darwin)
-            let flags = POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_CLOEXEC_DEFAULT
-        #else
-            let flags = POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP
-        #endif
-        posix_spawnattr_setflags(&attributes, Int16(flags))
-
-        let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var pid: pid_t = 0
-        let rc = argv.withUnsafeBufferPointer { posix_spawn(&pid, executable, &actions, &attributes, $0.baseAddress!, environ) }
-        guard rc == 0 else { throw .system(call: "posix_spawn \(executable)", errno: rc) }
-        return pid
+        try ChildProcess(executable, arguments, output: .file(logPath)).pid
     }
 
     #if os(Linux)
