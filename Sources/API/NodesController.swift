@@ -56,7 +56,13 @@ extension IronicAPI {
         }
         var query = NodeQuery(page: paging.page)
         try applyNodeFilters(request, to: &query)
-        let nodes = try await store.nodes(query)
+        var nodes = try await store.nodes(query)
+        if let conductor = request.query["conductor"] {
+            // As Ironic: the page read from the database, narrowed to the nodes the hash ring
+            // maps to that conductor (nodes no live conductor serves match none).
+            guard request.allows(49) else { throw IronicError.notAcceptable("Request not acceptable.") }
+            nodes = nodes.filter { renderer.conductorFor($0) == conductor }
+        }
         let items = nodes.map { renderer.render($0, fields: fields, detail: wantDetail) }
         let resource = detail == true ? "nodes/detail" : "nodes"
         return APIResponse.json(paging.collection("nodes", items, request: request, resource: resource, lastUUID: nodes.last?.uuid))

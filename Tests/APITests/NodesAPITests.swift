@@ -81,6 +81,11 @@ struct NodesAPITests {
         }
         let even = try await server.request("GET", "/v1/nodes?resource_class=even").json()
         #expect(even["nodes"]?.arrayValue?.count == 3)
+        // `conductor` (1.49): the nodes the hash ring maps to that conductor.
+        let host = server.server.config.host
+        #expect(try await server.request("GET", "/v1/nodes?conductor=\(host)&resource_class=odd").json()["nodes"]?.arrayValue?.count == 2)
+        #expect(try await server.request("GET", "/v1/nodes?conductor=elsewhere").json()["nodes"]?.arrayValue?.count == 0)
+        #expect(try await server.request("GET", "/v1/nodes?conductor=\(host)", version: "1.48").status == 406)
 
         var seen: [String] = []
         var path = "/v1/nodes?limit=2"

@@ -96,7 +96,10 @@ class TestNodeLifecycle:
                          "power_state": None, "provision_state": "enroll",
                          "maintenance": False}], nodes
 
-    def test_list_filtered(self, cli):
+    def test_list_filtered(self, cli, conductor_hostname):
+        by_conductor = cli.json("node", "list", "--conductor", conductor_hostname)
+        assert self.node["uuid"] in [n["uuid"] for n in by_conductor]
+        assert cli.json("node", "list", "--conductor", "no-such-conductor") == []
         enrolled = cli.json("node", "list", "--provision-state", "enroll")
         assert self.node["uuid"] in [n["uuid"] for n in enrolled]
         assert all(n["provision_state"] == "enroll" for n in enrolled), enrolled

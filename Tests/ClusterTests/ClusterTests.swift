@@ -155,6 +155,12 @@ struct ClusterTests {
                 nodes.contains { $0["conductor"]?.stringValue == joined }
             }.filter { $0["conductor"]?.stringValue == joined }.compactMap { $0["uuid"]?.stringValue }
             #expect((5...30).contains(moved.count), "about a third of 45 nodes: \(moved.count)")
+            // `?conductor=` lists each conductor's share; the shares add up to every node.
+            var shares: [String: Int] = [:]
+            for host in cluster.conductorHostnames {
+                shares[host] = try await cluster.request("GET", "/v1/nodes?conductor=\(host)&limit=1000").json()["nodes"]?.arrayValue?.count
+            }
+            #expect(shares.values.reduce(0, +) == 45 && shares[joined] == moved.count, "\(shares)")
             for uuid in moved.prefix(5) {
                 let response = try await cluster.request("PATCH", "/v1/nodes/\(uuid)", json: [["op": "add", "path": "/extra/owner", "value": "new"]])
                 #expect(response.status == 200, "\(response.text)")
