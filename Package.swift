@@ -196,6 +196,7 @@ let package = Package(
             name: "StoreTests",
             dependencies: [
                 "Core", "Store", "SQLiteStore", "PostgreSQLStore",
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             swiftSettings: swiftSettings

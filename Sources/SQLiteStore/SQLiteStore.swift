@@ -39,9 +39,30 @@ public final class SQLiteStore: Store {
                 "Cannot create the directory of the database \(path): \(error.localizedDescription)")
         }
         do {
-            writer = try DatabasePool(path: url.path, configuration: Self.configuration())
+            writer = try Self.openPool(url.path)
         } catch {
             throw IronicError.internalError("Cannot open the database \(path): \(Self.describe(error))")
+        }
+    }
+
+    /// How long opening a file keeps retrying while other connections hold it locked.
+    public static let openTimeout: Duration = .seconds(30)
+
+    /// Opens the file in WAL mode. Switching a file to WAL needs it to itself for a moment; when
+    /// other processes keep it locked past the busy timeout (several conductors and an API
+    /// starting and migrating together on a loaded host), SQLite answers "database is locked".
+    /// That is retried, with a growing pause, for up to `openTimeout`.
+    static func openPool(_ path: String) throws -> DatabasePool {
+        let deadline = ContinuousClock.now + openTimeout
+        var pause: Duration = .milliseconds(50)
+        while true {
+            do {
+                return try DatabasePool(path: path, configuration: configuration())
+            } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY || error.resultCode == .SQLITE_LOCKED {
+                guard ContinuousClock.now + pause < deadline else { throw error }
+                Thread.sleep(forTimeInterval: Double(pause.components.attoseconds) / 1e18 + Double(pause.components.seconds))
+                pause = min(pause * 2, .seconds(1))
+            }
         }
     }
 

@@ -1,5 +1,6 @@
 import Core
 import Foundation
+import GRDB
 import SQLiteStore
 import Store
 import Testing
@@ -49,6 +50,30 @@ struct SQLiteStoreTests {
                 return try await group.reduce(into: []) { $0.append($1) }
             }
             #expect(versions == [1, 1, 1, 1])
+        }
+    }
+
+    /// Another process holding the file locked past the busy timeout while a store opens it
+    /// (as when several conductors and an API start together): opening waits for it instead
+    /// of failing with "database is locked".
+    @Test func openingWaitsForALockHeldPastTheBusyTimeout() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory + "/ironic.sqlite"
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            var holding = Configuration()
+            holding.allowsUnsafeTransactions = true  // the lock outlives one database access
+            let holder = try DatabaseQueue(path: path, configuration: holding)
+            try await holder.writeWithoutTransaction { db in try db.execute(sql: "BEGIN EXCLUSIVE TRANSACTION") }
+            let held = SQLiteStore.busyTimeout + 2
+            let release = Task {
+                try await Task.sleep(for: .seconds(held))
+                try await holder.writeWithoutTransaction { db in try db.execute(sql: "COMMIT") }
+            }
+            let started = ContinuousClock.now
+            let store = try await Task.detached { try SQLiteStore(path: path) }.value
+            #expect(ContinuousClock.now - started >= .seconds(held), "opened only once the lock was released")
+            try await release.value
+            #expect(try await store.upgrade() == 1)
         }
     }
 
