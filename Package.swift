@@ -87,9 +87,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         // Simulated servers on loopback: OpenIPMI ipmi_sim BMCs with chassis control and a serial port.
+        // Child processes started with posix_spawn (never Foundation's Process).
+        .target(name: "ChildProcesses", swiftSettings: swiftSettings),
         .target(
             name: "Lab",
-            dependencies: [.product(name: "Logging", package: "swift-log")],
+            dependencies: ["ChildProcesses", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         // The console proxy's wire vocabulary and a small client for its REST API (Foundation only).
@@ -98,7 +100,7 @@ let package = Package(
         .target(
             name: "ConsoleProxy",
             dependencies: [
-                "Core", "IPMI", "ConsoleProxyAPI",
+                "Core", "IPMI", "ConsoleProxyAPI", "ChildProcesses",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -162,7 +164,7 @@ let package = Package(
         .target(
             name: "Server",
             dependencies: [
-                "Core", "Store", "SQLiteStore", "PostgreSQLStore", "RPC", "Conductor", "API", "HardwareTypes", "Lab",
+                "Core", "Store", "SQLiteStore", "PostgreSQLStore", "RPC", "Conductor", "API", "HardwareTypes", "Lab", "ChildProcesses",
                 "ConsoleProxy", "IPMIHardware", "CCrypt",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -188,7 +190,7 @@ let package = Package(
         // Test support: a real server on a random loopback port and an HTTP client for it.
         .target(
             name: "IronicTesting",
-            dependencies: ["Server", "Lab", .product(name: "Hummingbird", package: "hummingbird")],
+            dependencies: ["Server", "Lab", "ChildProcesses", .product(name: "Hummingbird", package: "hummingbird")],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "CoreTests", dependencies: ["Core"], swiftSettings: swiftSettings),
@@ -203,7 +205,7 @@ let package = Package(
         ),
         .testTarget(name: "DriverTests", dependencies: ["Core", "HardwareTypes", .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
         .testTarget(name: "IPMITests", dependencies: ["IPMI", "Lab"], swiftSettings: swiftSettings),
-        .testTarget(name: "LabTests", dependencies: ["Lab"], swiftSettings: swiftSettings),
+        .testTarget(name: "LabTests", dependencies: ["Lab", "ChildProcesses"], swiftSettings: swiftSettings),
         .testTarget(
             name: "IPMIHardwareTests",
             dependencies: ["IPMIHardware", "IPMI", "Lab", "Core", "HardwareTypes", .product(name: "Logging", package: "swift-log")],
@@ -222,7 +224,7 @@ let package = Package(
         .testTarget(
             name: "ClusterTests",
             dependencies: [
-                "IronicTesting", "Server", "Core", "Store", "Lab", "RPC", "Conductor",
+                "IronicTesting", "Server", "Core", "Store", "Lab", "ChildProcesses", "RPC", "Conductor",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -230,12 +232,12 @@ let package = Package(
         ),
         .testTarget(
             name: "ConsoleProxyTests",
-            dependencies: ["ConsoleProxy", "ConsoleProxyAPI", "IPMI", "Lab", "Core"],
+            dependencies: ["ConsoleProxy", "ConsoleProxyAPI", "IPMI", "Lab", "ChildProcesses", "Core"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "ConsoleTests",
-            dependencies: ["IronicTesting", "ConsoleProxy", "ConsoleProxyAPI", "Lab", "Core", "Server"],
+            dependencies: ["IronicTesting", "ConsoleProxy", "ConsoleProxyAPI", "Lab", "ChildProcesses", "Core", "Server"],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "APITests", dependencies: ["IronicTesting", "Server", "API", "Core", "Store", "SQLiteStore"], swiftSettings: swiftSettings),

@@ -1,3 +1,4 @@
+import ChildProcesses
 import Foundation
 
 #if canImport(Glibc)
@@ -165,17 +166,12 @@ enum POSIX {
     /// `stop()` cannot terminate; its own process group keeps a terminal's Ctrl-C for the lab,
     /// which then stops the BMCs in order.
     static func spawn(executable: String, arguments: [String], logPath: String) throws(LabError) -> pid_t {
-        try ChildProcess(executable, arguments, output: .file(logPath)).pid
+        do {
+            return try ChildProcess.spawn(executable, arguments, output: .file(logPath)).pid
+        } catch {
+            throw .system(call: error.call, errno: error.errno)
+        }
     }
-
-    #if os(Linux)
-        /// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34+), looked up at run time: the
-        /// Glibc module does not export GNU extensions.
-        static let addCloseFrom: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32)? = {
-            guard let symbol = dlsym(dlopen(nil, RTLD_NOW), "posix_spawn_file_actions_addclosefrom_np") else { return nil }
-            return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
-        }()
-    #endif
 
     /// Reaps `pid` if it is a child of this process that has exited; true when it is gone.
     static func reapIfExited(_ pid: pid_t) -> Bool {

@@ -1,3 +1,4 @@
+import ChildProcesses
 import Conductor
 import Core
 import Foundation
@@ -7,7 +8,6 @@ import Foundation
 #endif
 import Hummingbird
 import IronicTesting
-import Lab
 import Logging
 @testable import RPC
 import Store

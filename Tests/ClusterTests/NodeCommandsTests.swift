@@ -1,7 +1,7 @@
+import ChildProcesses
 import Core
 import Foundation
 import IronicTesting
-import Lab
 import Server
 import Store
 import Testing

@@ -1,3 +1,4 @@
+import ChildProcesses
 import ConsoleProxy
 import ConsoleProxyAPI
 import Core

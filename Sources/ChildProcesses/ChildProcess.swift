@@ -8,8 +8,8 @@ import Foundation
     import Darwin
 #endif
 
-/// A child process started with `posix_spawn`, for the tools and daemons the lab, the CLI and
-/// the tests start.
+/// A child process started with `posix_spawn`: the lab's BMCs, the console proxy's workers,
+/// `ironic lab up`'s keeper, and the tools and daemons tests start.
 ///
 /// Foundation's `Process.run()` on Linux (swift-corelibs-foundation up to Swift 6.3) can crash
 /// the whole calling process: it copies whole `struct dirent` records while listing
@@ -51,13 +51,44 @@ public final class ChildProcess: @unchecked Sendable {
     ///
     /// - Parameters:
     ///   - environment: the child's environment; nil: this process's.
+    ///   - errorsToOutput: standard error goes where standard output goes (else it is this
+    ///     process's own).
     ///   - newSession: runs the child in a session of its own (`setsid`), so it outlives this
     ///     process's terminal.
-    /// - Throws: `LabError.system` when the child cannot be started (no such executable, ...).
-    public init(
+    /// - Throws: `SpawnError` when the child cannot be started (no such executable, ...).
+    public convenience init(
         _ executable: String, _ arguments: [String], environment: [String: String]? = nil,
-        input: Input = .null, output: Output = .pipe, newSession: Bool = false
-    ) throws(LabError) {
+        input: Input = .null, output: Output = .pipe, errorsToOutput: Bool = true, newSession: Bool = false
+    ) throws(SpawnError) {
+        let started = try Self.spawn(
+            executable, arguments, environment: environment, input: input, output: output, errorsToOutput: errorsToOutput,
+            newSession: newSession)
+        self.init(
+            pid: started.pid, input: started.input.map { FileHandle(fileDescriptor: $0, closeOnDealloc: true) },
+            output: started.output.map { FileHandle(fileDescriptor: $0, closeOnDealloc: true) })
+    }
+
+    private init(pid: pid_t, input: FileHandle?, output: FileHandle?) {
+        self.pid = pid
+        self.input = input
+        self.output = output
+    }
+
+    /// What `spawn` started: the PID and this process's ends of the pipes it asked for.
+    public struct Started: Sendable {
+        public let pid: pid_t
+        /// Write end of the child's standard input (`Input.pipe`); the caller closes it.
+        public let input: Int32?
+        /// Read end of the child's standard output (`Output.pipe`); the caller closes it.
+        public let output: Int32?
+    }
+
+    /// Starts a child as `init` does, handing back raw descriptors for callers that manage
+    /// them themselves (an event loop, say). The child is not reaped for them.
+    public static func spawn(
+        _ executable: String, _ arguments: [String], environment: [String: String]? = nil,
+        input: Input = .null, output: Output = .pipe, errorsToOutput: Bool = true, newSession: Bool = false
+    ) throws(SpawnError) -> Started {
         var actions = posix_spawn_file_actions_t()
         var attributes = posix_spawnattr_t()
         posix_spawn_file_actions_init(&actions)
@@ -91,10 +122,9 @@ public final class ChildProcess: @unchecked Sendable {
         case .file(let path):
             posix_spawn_file_actions_addopen(&actions, 1, path, O_WRONLY | O_CREAT | O_APPEND, 0o644)
         }
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        #if os(Linux)
-            if let closeFrom = POSIX.addCloseFrom { _ = closeFrom(&actions, 3) }
-        #endif
+        if errorsToOutput { posix_spawn_file_actions_adddup2(&actions, 1, 2) }
+        // No other descriptor of this process (listening sockets, other children's pipes).
+        if let closeFrom = addCloseFrom { _ = closeFrom(&actions, 3) }
 
         var defaults = sigset_t()
         sigfillset(&defaults)
@@ -127,11 +157,9 @@ public final class ChildProcess: @unchecked Sendable {
         }
         guard rc == 0 else {
             [parentInput, parentOutput].compactMap { $0 }.forEach { close($0) }
-            throw .system(call: "posix_spawn \(executable)", errno: rc)
+            throw SpawnError(call: "posix_spawn \(executable)", errno: rc)
         }
-        self.pid = pid
-        self.input = parentInput.map { FileHandle(fileDescriptor: $0, closeOnDealloc: true) }
-        self.output = parentOutput.map { FileHandle(fileDescriptor: $0, closeOnDealloc: true) }
+        return Started(pid: pid, input: parentInput, output: parentOutput)
     }
 
     /// Whether the child still runs (it is reaped once it has ended).
@@ -159,7 +187,7 @@ public final class ChildProcess: @unchecked Sendable {
     /// Runs `executable` to completion (killed after `timeout`), returning its exit status and
     /// everything it wrote to standard output and error.
     public static func run(_ executable: String, _ arguments: [String], timeout: Duration = .seconds(30))
-        throws(LabError) -> (status: Int32, output: String)
+        throws(SpawnError) -> (status: Int32, output: String)
     {
         let child = try ChildProcess(executable, arguments)
         let timer = DispatchWorkItem { child.signal(SIGKILL) }
@@ -184,9 +212,9 @@ public final class ChildProcess: @unchecked Sendable {
         }
     }
 
-    private static func pipe() throws(LabError) -> (read: Int32, write: Int32) {
+    private static func pipe() throws(SpawnError) -> (read: Int32, write: Int32) {
         var fds: [Int32] = [0, 0]
-        guard pipe2(&fds, O_CLOEXEC) == 0 else { throw .system(call: "pipe2", errno: errno) }
+        guard pipe2(&fds, O_CLOEXEC) == 0 else { throw SpawnError(call: "pipe2", errno: errno) }
         return (fds[0], fds[1])
     }
 
@@ -206,4 +234,25 @@ public final class ChildProcess: @unchecked Sendable {
 
     /// glibc's `POSIX_SPAWN_SETSID` (2.26+).
     private static let setsidFlag: Int32 = 0x80
+
+    /// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34+), looked up at run time: the
+    /// Glibc module does not export GNU extensions.
+    static let addCloseFrom: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32)? = {
+        guard let symbol = dlsym(dlopen(nil, RTLD_NOW), "posix_spawn_file_actions_addclosefrom_np") else { return nil }
+        return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
+    }()
+}
+
+/// A child process that could not be started.
+public struct SpawnError: Error, CustomStringConvertible, Sendable {
+    /// The call that failed (`posix_spawn /usr/bin/x`, `pipe2`).
+    public let call: String
+    public let errno: Int32
+
+    public init(call: String, errno: Int32) {
+        self.call = call
+        self.errno = errno
+    }
+
+    public var description: String { "\(call) failed: \(String(cString: strerror(errno)))" }
 }
