@@ -48,6 +48,14 @@ final class TakeoverState: Sendable {
         }
     }
 
+    /// Moves every "unknown since" time `duration` into the past, as if that much time had
+    /// passed; lets tests cross the grace period without sleeping through it.
+    func backdateUnknownHolders(by duration: Duration) {
+        unknownSince.withLock { since in
+            for holder in since.keys { since[holder]! -= duration }
+        }
+    }
+
     /// Whether the live conductors differ from the last pass, or `interval` has passed.
     func isDue(hosts: Set<String>, interval: Duration) -> Bool {
         last.withLock { last in

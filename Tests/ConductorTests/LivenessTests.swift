@@ -17,7 +17,7 @@ struct LivenessTests {
         _ = try await store.upgrade()
         var config = IronicConfig()
         config.conductor.heartbeatInterval = .milliseconds(100)
-        config.conductor.heartbeatTimeout = .milliseconds(400)
+        config.conductor.heartbeatTimeout = .seconds(2)
         config.conductor.nodeLockedRetryAttempts = 1
         let registry = try ShippedHardware.registry(config: DriverConfig(enabledHardwareTypes: ["fake-hardware"]))
         let conductor = Conductor(hostname: "c1", store: store, registry: registry, config: config.conductor, logger: Logger(label: "liveness"))
@@ -28,7 +28,7 @@ struct LivenessTests {
 
         // No heartbeat is written: after heartbeat_timeout - heartbeat_interval the conductor
         // refuses new locks (well before the others would take the node).
-        try await Task.sleep(for: .milliseconds(600))
+        try await Task.sleep(for: .milliseconds(2100))
         #expect(!conductor.liveness.acceptsWork)
         do {
             _ = try await conductor.tasks.acquire(node.uuid, purpose: "test")
