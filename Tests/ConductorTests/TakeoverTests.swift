@@ -49,9 +49,9 @@ struct TakeoverTests {
         #expect(await setup.conductor.takeOverOrphanedNodes() == 0, "an unknown holder first gets a heartbeat timeout")
         #expect(try await setup.store.node(uuid: setup.node.uuid).reservation == "ghost")
 
-        setup.conductor.takeover.backdateUnknownHolders(by: Self.heartbeatTimeout - .seconds(1))
+        setup.conductor.takeover.backdateUnknownHolders(by: Self.heartbeatTimeout / 2)
         #expect(await setup.conductor.takeOverOrphanedNodes() == 0, "not yet a full heartbeat timeout")
-        setup.conductor.takeover.backdateUnknownHolders(by: .seconds(1))
+        setup.conductor.takeover.backdateUnknownHolders(by: Self.heartbeatTimeout / 2)
         #expect(await setup.conductor.takeOverOrphanedNodes() == 1)
         let repaired = try await setup.store.node(uuid: setup.node.uuid)
         #expect(repaired.reservation == nil)
