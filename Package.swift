@@ -183,7 +183,9 @@ let package = Package(
         // Benchmark: one power-sync pass across lab BMCs beside FreeIPMI's ipmipower.
         .executableTarget(
             name: "ironic-bench-sync",
-            dependencies: ["Server", "Lab", "Conductor", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "Server", "Lab", "Conductor", "ChildProcesses", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             path: "Benchmarks/SyncBench",
             swiftSettings: swiftSettings
         ),

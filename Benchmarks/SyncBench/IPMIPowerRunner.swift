@@ -1,3 +1,4 @@
+import ChildProcesses
 import Foundation
 import Synchronization
 
@@ -24,7 +25,7 @@ struct IPMIPowerRunner: Sendable {
     let username: String
     let password: String
     let sessionTimeout: Duration
-    /// Where ipmipower's output goes (overwritten on every run).
+    /// Where ipmipower's output is kept (overwritten on every run).
     let outputDirectory: URL
     /// Tracks the running process so a signal can end it.
     let children: ChildProcesses
@@ -38,7 +39,7 @@ struct IPMIPowerRunner: Sendable {
         var exitStatus: Int32
         /// Lines that report `on` or `off`.
         var powerLines: Int
-        /// Every other non-empty line (timeouts, errors).
+        /// Every other non-empty line (timeouts, errors; standard error is merged in).
         var otherLines: [String]
     }
 
@@ -63,58 +64,43 @@ struct IPMIPowerRunner: Sendable {
     /// Runs ipmipower once. It is killed (and the run fails) if it is still running after the
     /// session timeout plus `grace`.
     func run(grace: Duration = .seconds(60)) async throws -> Run {
-        let stderrURL = outputDirectory.appendingPathComponent("ipmipower.err")
-        guard FileManager.default.createFile(atPath: stderrURL.path, contents: nil) else {
-            throw BenchError("cannot create \(stderrURL.path)")
-        }
-        let stderr = try FileHandle(forWritingTo: stderrURL)
-        defer { try? stderr.close() }
-        // stdout through a pipe, read as it comes: ipmipower prints each BMC's state when it
-        // has it, so the arrival times show when the BMCs that answer were done.
-        let stdout = Pipe()
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = stdout
-        process.standardError = stderr
-
-        // The exit time is taken in the termination handler; the stream buffers it.
+        // Standard output and error through one pipe, read as they come: ipmipower prints each
+        // BMC's state when it has it, so the arrival times show when the BMCs that answer were done.
         let clock = ContinuousClock()
-        let exited = AsyncStream<ContinuousClock.Instant>.makeStream(bufferingPolicy: .bufferingNewest(1))
-        process.terminationHandler = { _ in
-            exited.continuation.yield(clock.now)
-            exited.continuation.finish()
-        }
         let start = clock.now
+        let child: ChildProcess
         do {
-            try process.run()
+            child = try ChildProcess(executable, arguments)
         } catch {
             throw BenchError("cannot start \(executable): \(error)")
         }
-        let pid = process.processIdentifier
+        let pid = child.pid
         children.add(pid)
-        // Only the child may hold the write end, or the reader would never see the end of it.
-        try? stdout.fileHandleForWriting.close()
-        let reader = PipeReader(stdout.fileHandleForReading.fileDescriptor)
+        let reader = PipeReader(child.output!.fileDescriptor)
         // Bounded: an ipmipower that hangs is killed by its PID; its exit ends both waits.
         let limit = sessionTimeout + grace
         let killer = Task { [children] in
             try await Task.sleep(for: limit)
             children.send(SIGKILL, to: pid)
         }
+        // The exit time is taken on a thread of its own as soon as waitpid returns.
+        let exited = AsyncStream<(status: Int32, at: ContinuousClock.Instant)>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        Thread.detachNewThread {
+            let status = child.waitUntilExit()
+            exited.continuation.yield((status, clock.now))
+            exited.continuation.finish()
+        }
         var end = clock.now
-        for await instant in exited.stream {
-            end = instant
+        var status: Int32 = -1
+        for await exit in exited.stream {
+            (status, end) = (exit.status, exit.at)
             break
         }
         let output = await reader.wait()
         killer.cancel()
         children.remove(pid)
-        try? stdout.fileHandleForReading.close()
-        let status = process.terminationStatus
-        if process.terminationReason == .uncaughtSignal {
-            throw BenchError("ipmipower was killed by signal \(status) (still running after the session timeout plus \(grace))")
+        if status >= 128 {
+            throw BenchError("ipmipower was killed by signal \(status - 128) (still running after the session timeout plus \(grace))")
         }
         let text = String(decoding: output.flatMap(\.bytes), as: UTF8.self)
         try? Data(text.utf8).write(to: outputDirectory.appendingPathComponent("ipmipower.out"))
@@ -142,8 +128,6 @@ struct IPMIPowerRunner: Sendable {
         }
         let rest = String(decoding: pending, as: UTF8.self).trimmingCharacters(in: .whitespaces)
         if !rest.isEmpty { other.append(rest) }
-        let errors = ((try? String(contentsOf: stderrURL, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
-        other += errors.filter { !$0.isEmpty }.map { "stderr: \($0)" }
         return Run(
             seconds: Self.seconds(start.duration(to: end)),
             lastAnswerSeconds: lastAnswer.map { Self.seconds(start.duration(to: $0)) }, exitStatus: status, powerLines: power,
@@ -157,16 +141,10 @@ struct IPMIPowerRunner: Sendable {
 
     /// `ipmipower --version`'s first line, e.g. "ipmipower - 1.6.10".
     func version() -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = ["--version"]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = FileHandle.nullDevice
-        do { try process.run() } catch { return "unknown" }
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self).split(separator: "\n").first.map(String.init) ?? "unknown"
+        guard let (status, output) = try? ChildProcess.run(executable, ["--version"], timeout: .seconds(10)), status == 0 else {
+            return "unknown"
+        }
+        return output.split(separator: "\n").first.map(String.init) ?? "unknown"
     }
 
     /// Finds `ipmipower` on `PATH`, then in `/usr/sbin` and `/usr/local/sbin` (Debian installs it

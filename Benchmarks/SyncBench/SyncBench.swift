@@ -175,9 +175,13 @@ struct SyncBench: AsyncParsableCommand {
         // Every frozen pass must measure the same thing: a node that keeps failing stays in
         // the pass instead of going to maintenance after the default 3 failures.
         config.conductor.powerStateSyncMaxRetries = 1000
+        // The conductors register once and never heartbeat (no periodic tasks run here): their
+        // entries must stay live for the whole run.
+        config.conductor.heartbeatTimeout = .seconds(86_400)
         let fleet = try await SyncFleet.create(config: config, lab: lab)
         progress("store: \(fleet.nodeUUIDs.count) ipmi nodes (manageable, power off) in \(workDirectory.path)/ironic.sqlite")
-        let conductors = try workerCounts.map { try fleet.conductor(workers: $0, logger: logger) }
+        var conductors: [SyncConductor] = []
+        for workers in workerCounts { conductors.append(try await fleet.conductor(workers: workers, logger: logger)) }
 
         let runner = IPMIPowerRunner(
             executable: try IPMIPowerRunner.find(ipmipower), hosts: lab.servers.map { "127.0.0.1:\($0.bmcPort)" },

@@ -50,19 +50,21 @@ struct SyncFleet: Sendable {
         return config
     }
 
-    /// A conductor (no services started) over the store, with its own registry and so its own
-    /// FreeIPMI client and thread pool.
+    /// A conductor over the store, registered in the conductors table (the hash ring gives a
+    /// conductor only the nodes it maps to a live entry) but with no periodic tasks, and with
+    /// its own registry and so its own FreeIPMI client and thread pool.
     ///
     /// The registry is composed as `ServiceFactory.makeRegistry` composes it (one FreeIPMI client
     /// from `[ipmi]` shared by every ipmi interface), except that the client is created at once
     /// and wrapped in an `AnswerClock`.
-    func conductor(workers: Int, logger: Logger) throws -> SyncConductor {
+    func conductor(workers: Int, logger: Logger) async throws -> SyncConductor {
         let config = config(workers: workers)
         let answers = AnswerClock(ShippedHardware.makeBMCClient(config.ipmi, logger: ServiceFactory.makeLogger("ironic.ipmi", config)))
         let interfaces = IPMIInterfaces(client: answers, settings: IPMIDriverSettings(ipmi: config.ipmi, conductor: config.conductor))
         let registry = try ShippedHardware.registry(config: config.drivers, ipmi: interfaces)
         let conductor = Conductor(
             hostname: config.host, store: store, registry: registry, config: config.conductor, logger: logger)
+        try await ConductorService(conductor: conductor, config: config.conductor).start()
         return SyncConductor(workers: workers, ipmiThreads: config.ipmi.workerThreads, conductor: conductor, answers: answers)
     }
 }
