@@ -121,7 +121,7 @@ let package = Package(
         // The ipmi hardware type: power and management through the IPMI module.
         .target(
             name: "IPMIHardware",
-            dependencies: ["Core", "GenericInterfaces", "IPMI", "ConsoleProxyAPI"],
+            dependencies: ["Core", "GenericInterfaces", "IPMI", "ConsoleProxyAPI", .product(name: "Logging", package: "swift-log")],
             path: "Drivers/IPMI",
             swiftSettings: swiftSettings
         ),

@@ -2,6 +2,7 @@ import ConsoleProxyAPI
 import Core
 import Foundation
 import IPMI
+import Logging
 
 /// `ipmi-proxy` console (also registered as `ipmitool-socat`, Ironic's name): serial-over-LAN
 /// through an `ironic-ipmiproxy` daemon. The proxy holds the SOL session in a worker process
@@ -139,6 +140,37 @@ public struct IPMIProxyConsole: ConsoleInterface, ConsoleRestoring {
         guard let (client, id) = placement(task.node) else { return false }
         guard let record = try await client.get(id) else { return false }
         return record.state != .error
+    }
+
+    /// The consoles every configured proxy runs (the local proxy of `ironic standalone` when
+    /// none is configured).
+    public func runningConsoles(logger: Logger) async -> [ExternalConsole] {
+        var proxies = settings.proxyURLs
+        if proxies.isEmpty, let local = settings.localProxy { proxies = [await local()] }
+        var found: [ExternalConsole] = []
+        for proxy in proxies {
+            do {
+                let records = try await ConsoleProxyClient(baseURL: proxy, credentials: settings.credentials).list()
+                found += records.map { ExternalConsole(nodeUUID: $0.nodeUUID, id: $0.id, location: proxy.absoluteString) }
+            } catch {
+                logger.warning("cannot list the consoles of a console proxy: \(error)", metadata: ["proxy": "\(proxy.absoluteString)"])
+            }
+        }
+        return found
+    }
+
+    /// Whether the node's console is enabled and its record names `console` (proxy and id).
+    public func isWanted(_ console: ExternalConsole, by node: Node) -> Bool {
+        node.consoleEnabled && node.driverInternalInfo["ipmi_proxy_url"]?.stringValue == console.location
+            && node.driverInternalInfo["ipmi_proxy_console_id"]?.stringValue == console.id
+    }
+
+    /// Deletes `console` on its proxy.
+    public func stop(_ console: ExternalConsole) async throws {
+        guard let proxy = URL(string: console.location) else { return }
+        do { try await ConsoleProxyClient(baseURL: proxy, credentials: settings.credentials).delete(console.id) } catch {
+            throw IronicError(status: 500, code: "ConsoleError", message: "Failed to stop console \(console.id) on \(console.location): \(error)")
+        }
     }
 
     /// The console log kept by the proxy.

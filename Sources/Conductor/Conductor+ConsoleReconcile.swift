@@ -47,6 +47,54 @@ extension Conductor {
         return restored
     }
 
+    /// The other half of reconciliation: consoles a proxy runs that no node wants. They are
+    /// left behind when stopping a console timed out (the conductor records the console as
+    /// stopped; the proxy goes on holding the BMC's only serial-over-LAN session), or when the
+    /// proxy was unreachable while a node was deleted. A console is stopped when its node is
+    /// gone, or when the node, checked again under its lock, has its console disabled or
+    /// records another console; each stop of a node's console goes to the node's history.
+    /// Nodes are handled by their owner on the hash ring; consoles of deleted nodes by anyone.
+    ///
+    /// - Returns: consoles stopped.
+    @discardableResult
+    public func stopUnwantedConsoles() async -> Int {
+        guard liveness.acceptsWork, let snapshot = try? await ring.snapshot() else { return 0 }
+        var stopped = 0
+        for case let interface as any ConsoleRestoring in registry.enabledImplementations(of: .console) {
+            for console in await interface.runningConsoles(logger: logger) {
+                let node: Node
+                do { node = try await store.node(uuid: console.nodeUUID) } catch let error as IronicError where error.status == 404 {
+                    do {
+                        try await interface.stop(console)
+                        stopped += 1
+                        logger.warning(
+                            "stopped the console of a node that no longer exists",
+                            metadata: ["node": "\(console.nodeUUID)", "console": "\(console.id)", "proxy": "\(console.location)"])
+                    } catch {
+                        logger.warning("could not stop a console: \(Self.describe(error))", metadata: ["console": "\(console.id)"])
+                    }
+                    continue
+                } catch {
+                    continue
+                }
+                guard snapshot.owner(of: node) == hostname, node.reservation == nil, !interface.isWanted(console, by: node) else { continue }
+                do {
+                    try await withExclusiveLock(node.uuid, purpose: "stopping a console no node wants") { task in
+                        guard !interface.isWanted(console, by: task.node) else { return }
+                        try await interface.stop(console)
+                        stopped += 1
+                        let why = task.node.consoleEnabled ? "the node records another console" : "the node's console is disabled"
+                        await recordHistory(
+                            task.node, .warning, .console, "Stopped console \(console.id) on \(console.location): \(why).")
+                    }
+                } catch {
+                    logger.warning("could not stop an unwanted console: \(Self.describe(error))", metadata: ["node": "\(node.uuid)"])
+                }
+            }
+        }
+        return stopped
+    }
+
     /// The node's buffered console output (`GET /v1/nodes/{node}/console/log`, an extension
     /// beyond Ironic's API).
     ///
@@ -67,7 +115,8 @@ extension Conductor {
     }
 }
 
-/// Runs `Conductor.reconcileConsoles` every `interval` until shutdown.
+/// Runs `Conductor.reconcileConsoles` and `Conductor.stopUnwantedConsoles` every `interval`
+/// until shutdown.
 public struct ConsoleReconcileService: Service {
     let conductor: Conductor
     let interval: Duration
@@ -87,6 +136,7 @@ public struct ConsoleReconcileService: Service {
             // First pass at start: a restarted conductor restores consoles at once.
             while !Task.isCancelled {
                 await conductor.reconcileConsoles()
+                await conductor.stopUnwantedConsoles()
                 try? await Task.sleep(for: interval)
             }
         }

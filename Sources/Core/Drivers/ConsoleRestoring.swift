@@ -1,11 +1,38 @@
+import Logging
+
 /// A console interface whose consoles live outside the conductor (a console proxy), so a
-/// conductor can check them and start them again: after a conductor restart, a takeover, or
-/// a proxy restart.
+/// conductor can compare what should run with what does: start a node's console again after
+/// a conductor restart, a takeover or a proxy restart, and stop consoles no node wants (left
+/// behind when stopping one failed half-way, or when its node was deleted meanwhile).
 public protocol ConsoleRestoring: ConsoleInterface {
     /// Whether the node's console is running where the node's record says.
     func isConsoleRunning(_ task: NodeTask) async throws -> Bool
     /// The buffered console output (a documented extension beyond Ironic's API).
     func consoleLog(_ task: NodeTask) async throws -> [UInt8]
+    /// Every console the interface's proxies run now. A proxy that does not answer is logged
+    /// and left out.
+    func runningConsoles(logger: Logger) async -> [ExternalConsole]
+    /// Whether `console` is the one `node` has enabled and records as its own.
+    func isWanted(_ console: ExternalConsole, by node: Node) -> Bool
+    /// Stops `console` where it runs (one already gone is fine).
+    func stop(_ console: ExternalConsole) async throws
+}
+
+/// A console running outside the conductor, as its proxy lists it.
+public struct ExternalConsole: Sendable, Hashable {
+    /// The node the console was started for.
+    public var nodeUUID: String
+    /// The console's id on its proxy.
+    public var id: String
+    /// Where it runs: the proxy's URL.
+    public var location: String
+
+    /// Creates a description.
+    public init(nodeUUID: String, id: String, location: String) {
+        self.nodeUUID = nodeUUID
+        self.id = id
+        self.location = location
+    }
 }
 
 /// A power interface that may refuse to poll some nodes (BMCs that fail when polled during

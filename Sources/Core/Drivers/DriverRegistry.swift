@@ -53,6 +53,20 @@ public struct DriverRegistry: Sendable {
         hardwareTypes.compactMap { registrations[$0.name] }
     }
 
+    /// The implementations of `kind` some enabled hardware type has enabled, each once (an
+    /// alias such as `ipmitool-socat` names an implementation listed under its own name).
+    public func enabledImplementations(of kind: InterfaceKind) -> [any HardwareInterface] {
+        var seen = Set<String>()
+        var found: [any HardwareInterface] = []
+        for registration in orderedRegistrations {
+            for name in registration.interfaces[kind]?.enabled ?? [] {
+                guard let implementation = catalog.implementation(kind, named: name), seen.insert(implementation.name).inserted else { continue }
+                found.append(implementation)
+            }
+        }
+        return found
+    }
+
     /// Checks `node.driver` and every `<kind>_interface` field, filling unset ones with defaults.
     ///
     /// `reset` lists kinds whose value should go back to the default (a driver change with
