@@ -62,19 +62,14 @@ extension Conductor {
         var stopped = 0
         for case let interface as any ConsoleRestoring in registry.enabledImplementations(of: .console) {
             for console in await interface.runningConsoles(logger: logger) {
-                let node: Node
+                let node: Node?
                 do { node = try await store.node(uuid: console.nodeUUID) } catch let error as IronicError where error.status == 404 {
-                    do {
-                        try await interface.stop(console)
-                        stopped += 1
-                        logger.warning(
-                            "stopped the console of a node that no longer exists",
-                            metadata: ["node": "\(console.nodeUUID)", "console": "\(console.id)", "proxy": "\(console.location)"])
-                    } catch {
-                        logger.warning("could not stop a console: \(Self.describe(error))", metadata: ["console": "\(console.id)"])
-                    }
-                    continue
+                    node = nil
                 } catch {
+                    continue  // The database will answer next time.
+                }
+                guard let node else {
+                    if await stopConsoleOfDeletedNode(console, interface) { stopped += 1 }
                     continue
                 }
                 guard snapshot.owner(of: node) == hostname, node.reservation == nil, !interface.isWanted(console, by: node) else { continue }
@@ -93,6 +88,16 @@ extension Conductor {
             }
         }
         return stopped
+    }
+
+    private func stopConsoleOfDeletedNode(_ console: ExternalConsole, _ interface: any ConsoleRestoring) async -> Bool {
+        let metadata: Logger.Metadata = ["node": "\(console.nodeUUID)", "console": "\(console.id)", "proxy": "\(console.location)"]
+        do { try await interface.stop(console) } catch {
+            logger.warning("could not stop the console of a deleted node: \(Self.describe(error))", metadata: metadata)
+            return false
+        }
+        logger.warning("stopped the console of a node that no longer exists", metadata: metadata)
+        return true
     }
 
     /// The node's buffered console output (`GET /v1/nodes/{node}/console/log`, an extension
