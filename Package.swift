@@ -234,7 +234,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ConsoleProxyTests",
-            dependencies: ["ConsoleProxy", "ConsoleProxyAPI", "IPMI", "Lab", "ChildProcesses", "Core"],
+            dependencies: ["ConsoleProxy", "ConsoleProxyAPI", "IPMI", "Lab", "ChildProcesses", "Core", "IronicTesting"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

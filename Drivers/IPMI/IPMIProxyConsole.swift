@@ -135,11 +135,14 @@ public struct IPMIProxyConsole: ConsoleInterface, ConsoleRestoring {
         return ConsoleInfo(type: "socat", url: url)
     }
 
-    /// Whether the proxy still runs this node's console (false when the proxy restarted).
-    public func isConsoleRunning(_ task: NodeTask) async throws -> Bool {
-        guard let (client, id) = placement(task.node) else { return false }
-        guard let record = try await client.get(id) else { return false }
-        return record.state != .error
+    /// Whether the proxy still runs this node's console (not after a proxy restart), and on
+    /// the TCP endpoint the node records.
+    public func consoleState(_ task: NodeTask) async throws -> ExternalConsoleState {
+        guard let (client, id) = placement(task.node), let record = try await client.get(id), record.state != .error else {
+            return .notRunning
+        }
+        let recorded = task.node.driverInternalInfo["ipmi_proxy_tcp_url"]?.stringValue
+        return record.endpoints.tcp == recorded ? .running : .moved(record.endpoints.tcp)
     }
 
     /// The consoles every configured proxy runs (the local proxy of `ironic standalone` when

@@ -8,10 +8,11 @@ extension Conductor {
     /// One pass of console reconciliation: every node this conductor owns on the hash ring that should have
     /// a console (`console_enabled`) and whose console interface keeps consoles elsewhere (a
     /// console proxy) is checked, and its console started again when it is gone: after this
-    /// conductor restarted, took nodes over, or a proxy restarted. Failures go to the node's
+    /// conductor restarted, took nodes over, or a proxy restarted. A console that moved to other
+    /// ports is started again too, which records where it now is. Failures go to the node's
     /// history and `last_error`; the node stays `console_enabled` so the next pass retries.
     ///
-    /// - Returns: consoles restored.
+    /// - Returns: consoles restored or re-recorded.
     @discardableResult
     public func reconcileConsoles() async -> Int {
         guard let nodes = try? await managedNodes() else { return 0 }
@@ -20,12 +21,12 @@ extension Conductor {
             guard let console = (try? registry.driver(for: node))?.console as? any ConsoleRestoring
             else { continue }
             let reader = NodeTask(node: node, conductor: hostname, isShared: true, logger: logger)
-            let running: Bool
-            do { running = try await console.isConsoleRunning(reader) } catch {
+            let state: ExternalConsoleState
+            do { state = try await console.consoleState(reader) } catch {
                 logger.warning("console check failed: \(Self.describe(error))", metadata: ["node": "\(node.uuid)"])
                 continue
             }
-            guard !running else { continue }
+            guard state != .running else { continue }
             do {
                 try await withExclusiveLock(node.uuid, purpose: "restoring the console") { task in
                     guard task.node.consoleEnabled else { return }
@@ -33,7 +34,13 @@ extension Conductor {
                         try await console.startConsole(task)
                         task.updateNode { $0.lastError = nil }
                         restored += 1
-                        await recordHistory(task.node, .info, .console, "Console restored on its proxy (it was not running).")
+                        let event =
+                            if case .moved(let endpoint) = state {
+                                "Console moved to \(endpoint) on its proxy (its port was taken); console_info updated."
+                            } else {
+                                "Console restored on its proxy (it was not running)."
+                            }
+                        await recordHistory(task.node, .info, .console, event)
                     } catch {
                         let message = "Failed to restore console for node \(task.node.uuid): \(Self.describe(error))"
                         task.updateNode { $0.lastError = message }

@@ -84,6 +84,70 @@ import Testing
     }
 }
 
+/// A console whose port another process took while its worker restarted moves to new ports on
+/// the proxy; the conductor's reconcile pass records where it is, so `console_info` (nova's URL)
+/// is right again.
+@Suite(.serialized) struct MovedConsoleTests {
+    @Test func reconcileRecordsTheEndpointOfAConsoleThatMoved() async throws {
+        try await Lab.withTemporaryLab(count: 1) { lab in
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ipmiproxy-moved-\(UUID().uuidString)")
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let proxy = ProxyProcess(
+                port: ProxyProcess.freePort(), token: "moved-\(UUID().uuidString.prefix(8))", directory: directory, restartBackoff: 1)
+            try await proxy.start()
+            do {
+                try await recordMove(lab, proxy)
+                try await proxy.stop()
+            } catch {
+                try? await proxy.stop(signal: SIGKILL)
+                Issue.record("proxy log: \(proxy.logTail())")
+                throw error
+            }
+        }
+    }
+
+    private func recordMove(_ lab: Lab, _ proxy: ProxyProcess) async throws {
+        let server = try await TestServer.start { config in
+            config.drivers.enabledHardwareTypes = ["fake-hardware", "ipmi"]
+            config.conductor.syncPowerStateInterval = .zero
+            config.conductor.hardwareEventPollInterval = .zero
+            config.conductor.consoleReconcileInterval = .zero  // passes run by the test
+            config.document.set("ipmi", "console_proxy_urls", proxy.url)
+            config.document.set("ipmi", "console_proxy_auth_token", proxy.token)
+        }
+        defer { Task { await server.stop() } }
+        let info = lab.driverInfo(for: lab.servers[0]).mapValues(JSONValue.string)
+        _ = try await server.createNode(["name": "moved-0", "driver": "ipmi", "console_interface": "ipmi-proxy", "driver_info": .object(info)])
+        #expect(try await server.request("PUT", "/v1/nodes/moved-0/states/console", json: ["enabled": true]).status == 202)
+        _ = try await server.waitForNode("moved-0", timeout: .seconds(60)) { $0["console_enabled"] == true }
+        let before = try #require(try await server.request("GET", "/v1/nodes/moved-0/states/console").json()["console_info"]?["url"]?.stringValue)
+        let client = ConsoleProxyClient(baseURL: URL(string: proxy.url)!, credentials: .token(proxy.token))
+        let console = try #require(try await client.list().first)
+        #expect(console.endpoints.tcp == before)
+
+        let squatter = try await PortSquatter.take(Int(before.split(separator: ":").last ?? "") ?? 0, afterKilling: Int32(try #require(console.pid)))
+        let deadline = ContinuousClock.now + .seconds(60)
+        var moved = console
+        while ContinuousClock.now < deadline, !(moved.state == .running && moved.endpoints.tcp != before) {
+            try await Task.sleep(for: .milliseconds(100))
+            moved = try await client.get(console.id) ?? moved
+        }
+        #expect(moved.state == .running && moved.endpoints.tcp != before, "the console did not move: \(moved)")
+        #expect(try await server.request("GET", "/v1/nodes/moved-0/states/console").json()["console_info"]?["url"]?.stringValue == before)
+
+        #expect(await server.server.conductor.reconcileConsoles() == 1)
+        let after = try await server.request("GET", "/v1/nodes/moved-0/states/console").json()
+        #expect(after["console_info"]?["url"]?.stringValue == moved.endpoints.tcp, "\(after)")
+        let entry = try await waitForHistory(server, "moved-0", containing: "Console moved to \(moved.endpoints.tcp)", timeout: .seconds(5))
+        #expect(entry["severity"] == "INFO")
+        #expect(try await client.list().map(\.id) == [console.id], "the running console was kept, not replaced")
+        #expect(await server.server.conductor.reconcileConsoles() == 0)
+        let viewer = try Viewer(port: Int(moved.endpoints.tcp.split(separator: ":").last ?? "") ?? 0)
+        #expect(try await viewer.typeUntilEchoed("where-it-moved"), "\(viewer.received)")
+        withExtendedLifetime(squatter) {}
+    }
+}
+
 /// Polls a node's history until an entry's event contains `text`; returns that entry.
 func waitForHistory(_ server: some IronicAPIClient, _ node: String, containing text: String, timeout: Duration) async throws -> JSONValue {
     let clock = ContinuousClock()

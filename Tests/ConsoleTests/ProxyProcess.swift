@@ -20,13 +20,16 @@ final class ProxyProcess: @unchecked Sendable {
         let base = 15000 + Int.random(in: 0..<250) * 20
         return "\(base):\(base + 19)"
     }()
+    /// `[ipmiproxy] restart_backoff`, in seconds.
+    let restartBackoff: Double
     private let lock = NSLock()
     private var process: ChildProcess?
 
-    init(port: Int, token: String, directory: URL) {
+    init(port: Int, token: String, directory: URL, restartBackoff: Double = 0.2) {
         self.port = port
         self.token = token
         self.directory = directory
+        self.restartBackoff = restartBackoff
     }
 
     /// `http://127.0.0.1:PORT`.
@@ -52,7 +55,7 @@ final class ProxyProcess: @unchecked Sendable {
         port_range = \(portRange)
         sol_session_timeout = 10
         sol_keepalive = 4
-        restart_backoff = 0.2
+        restart_backoff = \(restartBackoff)
 
         """.write(to: config, atomically: true, encoding: .utf8)
         let logPath = directory.appendingPathComponent("ipmiproxy.log").path

@@ -5,8 +5,8 @@ import Logging
 /// a conductor restart, a takeover or a proxy restart, and stop consoles no node wants (left
 /// behind when stopping one failed half-way, or when its node was deleted meanwhile).
 public protocol ConsoleRestoring: ConsoleInterface {
-    /// Whether the node's console is running where the node's record says.
-    func isConsoleRunning(_ task: NodeTask) async throws -> Bool
+    /// Whether the node's console runs, and where the node's record says.
+    func consoleState(_ task: NodeTask) async throws -> ExternalConsoleState
     /// The buffered console output (a documented extension beyond Ironic's API).
     func consoleLog(_ task: NodeTask) async throws -> [UInt8]
     /// Every console the interface's proxies run now. A proxy that does not answer is logged
@@ -16,6 +16,17 @@ public protocol ConsoleRestoring: ConsoleInterface {
     func isWanted(_ console: ExternalConsole, by node: Node) -> Bool
     /// Stops `console` where it runs (one already gone is fine).
     func stop(_ console: ExternalConsole) async throws
+}
+
+/// Where a node's console stands on its proxy.
+public enum ExternalConsoleState: Sendable, Hashable {
+    /// Running on the endpoints the node records.
+    case running
+    /// Running, but on other endpoints (another process took its port while it restarted):
+    /// starting it again records where it is, so `console_info` is right again.
+    case moved(String)
+    /// Not running (gone, e.g. after a proxy restart, or given up in an error state).
+    case notRunning
 }
 
 /// A console running outside the conductor, as its proxy lists it.
