@@ -208,6 +208,7 @@ let package = Package(
         .testTarget(name: "DriverTests", dependencies: ["Core", "HardwareTypes", .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
         .testTarget(name: "IPMITests", dependencies: ["IPMI", "Lab"], swiftSettings: swiftSettings),
         .testTarget(name: "LabTests", dependencies: ["Lab", "ChildProcesses"], swiftSettings: swiftSettings),
+        .testTarget(name: "BenchmarkTests", dependencies: ["IronicTesting", "ChildProcesses"], swiftSettings: swiftSettings),
         .testTarget(
             name: "IPMIHardwareTests",
             dependencies: ["IPMIHardware", "IPMI", "Lab", "Core", "HardwareTypes", .product(name: "Logging", package: "swift-log")],
