@@ -47,17 +47,11 @@ public struct IPMIProxyConsole: ConsoleInterface, ConsoleRestoring {
         _ = try consoleOptions(task.node)
     }
 
-    /// Starts the console on the node's home proxy (reusing one that already runs there).
+    /// Starts the console on the proxy it last ran on, else on the node's first choice among
+    /// the configured proxies; a proxy that does not answer is passed over for the next one.
+    /// An existing console of the node on that proxy is reused.
     public func startConsole(_ task: NodeTask) async throws {
         let info = try IPMIDriverInfo(node: task.node, settings: driverSettings)
-        guard let proxy = await settings.home(of: task.node.uuid) else {
-            throw IronicError(status: 400, code: "InvalidParameterValue", message: "No console proxy is configured ([ipmi] console_proxy_urls).")
-        }
-        let client = ConsoleProxyClient(baseURL: proxy, credentials: settings.credentials)
-        var options = try consoleOptions(task.node)
-        if let previous = task.node.driverInternalInfo["ipmi_proxy_tcp_url"]?.stringValue {
-            options.tcpPort = Int(previous.split(separator: ":").last ?? "")  // keep nova's URL
-        }
         let session = info.session
         let request = ConsoleRequest(
             nodeUUID: task.node.uuid,
@@ -65,37 +59,63 @@ public struct IPMIProxyConsole: ConsoleInterface, ConsoleRestoring {
                 address: session.host, port: session.port, username: session.username, password: session.password,
                 privilegeLevel: session.privilege == .callback ? "USER" : session.privilege.rawValue,
                 cipherSuite: session.cipherSuite, workarounds: Array(session.workarounds.union(info.consoleWorkarounds)).sorted()),
-            options: options)
-        let record: ConsoleRecord
-        do {
-            if let existing = try await client.list(nodeUUID: task.node.uuid).first, existing.state != .error {
-                record = existing
-            } else {
-                for stale in try await client.list(nodeUUID: task.node.uuid) { try await client.delete(stale.id) }
-                do {
-                    record = try await client.create(request)
-                } catch let error where error.status == 409 && options.tcpPort != nil {
-                    options.tcpPort = nil  // the old port is taken: a new one
-                    record = try await client.create(ConsoleRequest(nodeUUID: request.nodeUUID, bmc: request.bmc, options: options))
-                }
+            options: try consoleOptions(task.node))
+        let current = task.node.driverInternalInfo["ipmi_proxy_url"]?.stringValue.flatMap(URL.init(string:))
+        // On the proxy it ran on, the console asks for its old TCP port: nova's URL stays valid.
+        let previousPort = task.node.driverInternalInfo["ipmi_proxy_tcp_url"]?.stringValue.flatMap { Int($0.split(separator: ":").last ?? "") }
+        let proxies = await settings.placementOrder(for: task.node.uuid, current: current)
+        guard !proxies.isEmpty else {
+            throw IronicError(status: 400, code: "InvalidParameterValue", message: "No console proxy is configured ([ipmi] console_proxy_urls).")
+        }
+        var unreachable: [String] = []
+        for proxy in proxies {
+            let record: ConsoleRecord
+            do {
+                record = try await createOrReuse(on: proxy, request, port: proxy == current || current == nil ? previousPort : nil)
+            } catch where error.isUnreachable && proxy != proxies.last {
+                unreachable.append(error.description)
+                task.logger.warning("console proxy unreachable, trying the next one: \(error)")
+                continue
+            } catch {
+                let before = unreachable.isEmpty ? "" : " (before it: \(unreachable.joined(separator: "; ")))"
+                throw IronicError(
+                    status: 500, code: "ConsoleError", message: "Failed to start the console through \(proxy.absoluteString): \(error)\(before)")
             }
-        } catch {
-            throw IronicError(status: 500, code: "ConsoleError", message: "Failed to start the console through \(proxy.absoluteString): \(error)")
+            let settled = try await waitUntilServing(record, client: client(proxy))
+            if settled.state == .error {
+                _ = try? await client(proxy).delete(settled.id)
+                throw IronicError(
+                    status: 500, code: "ConsoleError",
+                    message: "The console proxy could not open serial-over-LAN: \(settled.lastError ?? "unknown error")")
+            }
+            task.updateNode { node in
+                node.driverInternalInfo["ipmi_proxy_url"] = .string(proxy.absoluteString)
+                // The endpoints as serving: a proxy that found a port taken meanwhile moved them.
+                node.driverInternalInfo["ipmi_proxy_console_id"] = .string(settled.id)
+                node.driverInternalInfo["ipmi_proxy_tcp_url"] = .string(settled.endpoints.tcp)
+                node.driverInternalInfo["ipmi_proxy_page_url"] = .string(settled.endpoints.page)
+            }
+            return
         }
-        let settled = try await waitUntilServing(record, client: client)
-        if settled.state == .error {
-            _ = try? await client.delete(settled.id)
-            throw IronicError(
-                status: 500, code: "ConsoleError",
-                message: "The console proxy could not open serial-over-LAN: \(settled.lastError ?? "unknown error")")
+    }
+
+    /// The node's running console on `proxy`, or a new one there: on TCP port `port` when it
+    /// is given and free, else on new ports.
+    private func createOrReuse(on proxy: URL, _ request: ConsoleRequest, port: Int?) async throws(ConsoleProxyError) -> ConsoleRecord {
+        let client = client(proxy)
+        let consoles = try await client.list(nodeUUID: request.nodeUUID)
+        if let existing = consoles.first, existing.state != .error { return existing }
+        for stale in consoles { try await client.delete(stale.id) }
+        var request = request
+        request.options.tcpPort = port
+        do { return try await client.create(request) } catch where error.status == 409 && port != nil {
+            request.options.tcpPort = nil  // the old port is taken: new ones
+            return try await client.create(request)
         }
-        task.updateNode { node in
-            node.driverInternalInfo["ipmi_proxy_url"] = .string(proxy.absoluteString)
-            // The endpoints as serving: a proxy that found a port taken meanwhile moved them.
-            node.driverInternalInfo["ipmi_proxy_console_id"] = .string(settled.id)
-            node.driverInternalInfo["ipmi_proxy_tcp_url"] = .string(settled.endpoints.tcp)
-            node.driverInternalInfo["ipmi_proxy_page_url"] = .string(settled.endpoints.page)
-        }
+    }
+
+    private func client(_ proxy: URL) -> ConsoleProxyClient {
+        ConsoleProxyClient(baseURL: proxy, credentials: settings.credentials)
     }
 
     /// Waits (bounded by `consoleStartTimeout`) until the proxy serves the console or gives up;
@@ -136,11 +156,14 @@ public struct IPMIProxyConsole: ConsoleInterface, ConsoleRestoring {
     }
 
     /// Whether the proxy still runs this node's console (not after a proxy restart), and on
-    /// the TCP endpoint the node records.
+    /// the TCP endpoint the node records. A proxy that does not answer counts as not running
+    /// when another proxy is configured (the console moves there); with a single proxy there
+    /// is nowhere else to go, and the check fails until it answers.
     public func consoleState(_ task: NodeTask) async throws -> ExternalConsoleState {
-        guard let (client, id) = placement(task.node), let record = try await client.get(id), record.state != .error else {
-            return .notRunning
-        }
+        guard let (client, id) = placement(task.node) else { return .notRunning }
+        let answer = await Self.lookUp(id, on: client)
+        if case .failure(let error) = answer, error.isUnreachable, settings.hasAlternatives { return .notRunning }
+        guard let record = try answer.get(), record.state != .error else { return .notRunning }
         let recorded = task.node.driverInternalInfo["ipmi_proxy_tcp_url"]?.stringValue
         return record.endpoints.tcp == recorded ? .running : .moved(record.endpoints.tcp)
     }
@@ -174,6 +197,10 @@ public struct IPMIProxyConsole: ConsoleInterface, ConsoleRestoring {
         do { try await ConsoleProxyClient(baseURL: proxy, credentials: settings.credentials).delete(console.id) } catch {
             throw IronicError(status: 500, code: "ConsoleError", message: "Failed to stop console \(console.id) on \(console.location): \(error)")
         }
+    }
+
+    private static func lookUp(_ id: String, on client: ConsoleProxyClient) async -> Result<ConsoleRecord?, ConsoleProxyError> {
+        do { return .success(try await client.get(id)) } catch { return .failure(error) }
     }
 
     /// The console log kept by the proxy.

@@ -5,7 +5,7 @@ import Foundation
 /// Where the ipmi-proxy console interface finds `ironic-ipmiproxy` daemons, from `[ipmi]`:
 ///
 /// - `console_proxy_urls`: comma-separated base URLs (`http://10.0.0.2:6387,...`); consoles are
-///   spread over them by node UUID, so each node's console has one home.
+///   spread over them by node UUID, and move to a node's next proxy when its own stops answering.
 /// - `console_proxy_auth_token`, or `console_proxy_username` + `console_proxy_password`.
 public struct IPMIProxyConsoleSettings: Sendable {
     /// The proxies, in configuration order.
@@ -45,13 +45,36 @@ public struct IPMIProxyConsoleSettings: Sendable {
         self.init(proxyURLs: urls, credentials: credentials)
     }
 
-    /// The proxy that is home to `nodeUUID` (a stable spread over the configured proxies).
-    func home(of nodeUUID: String) async -> URL? {
-        guard !proxyURLs.isEmpty else { return await localProxy?() }
+    /// The proxies to start `nodeUUID`'s console on, best first: `current` (the proxy its
+    /// console last ran on) while it is still configured, so the console keeps its endpoints;
+    /// then every configured proxy in the node's own order (rendezvous hashing: consoles spread
+    /// evenly, and when a proxy stops answering only its consoles move, each to its next choice).
+    func placementOrder(for nodeUUID: String, current: URL? = nil) async -> [URL] {
+        guard !proxyURLs.isEmpty else {
+            guard let localProxy else { return [] }
+            return [await localProxy()]
+        }
+        let node = nodeUUID.lowercased()
+        let ranked = proxyURLs.sorted { Self.weight(node, $0) > Self.weight(node, $1) }
+        guard let current, let index = ranked.firstIndex(of: current) else { return ranked }
+        return [ranked[index]] + ranked.enumerated().filter { $0.offset != index }.map(\.element)
+    }
+
+    /// The proxy a new console of `nodeUUID` goes to when every proxy answers.
+    func home(of nodeUUID: String) async -> URL? { await placementOrder(for: nodeUUID).first }
+
+    /// Whether a console could move to another proxy when its own stops answering.
+    var hasAlternatives: Bool { proxyURLs.count > 1 }
+
+    /// FNV-1a over the node UUID and the proxy URL, then MurmurHash3's finaliser so that the
+    /// last bytes (where proxy URLs differ) move every bit.
+    private static func weight(_ node: String, _ proxy: URL) -> UInt64 {
         var hash: UInt64 = 14_695_981_039_346_656_037
-        for byte in nodeUUID.lowercased().utf8 {
+        for byte in "\(node)|\(proxy.absoluteString)".utf8 {
             hash = (hash ^ UInt64(byte)) &* 1_099_511_628_211
         }
-        return proxyURLs[Int(hash % UInt64(proxyURLs.count))]
+        hash = (hash ^ (hash >> 33)) &* 0xff51_afd7_ed55_8ccd
+        hash = (hash ^ (hash >> 33)) &* 0xc4ce_b9fe_1a85_ec53
+        return hash ^ (hash >> 33)
     }
 }

@@ -148,6 +148,71 @@ import Testing
     }
 }
 
+/// With two proxies configured, a console whose proxy dies (SIGKILL, its workers with it) is
+/// started again on the other one by the reconcile pass; `console_info` names its new endpoint.
+@Suite(.serialized) struct ProxyFailoverTests {
+    @Test func aConsoleMovesToTheOtherProxyWhenItsOwnDies() async throws {
+        try await Lab.withTemporaryLab(count: 1) { lab in
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ipmiproxy-failover-\(UUID().uuidString)")
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let token = "failover-\(UUID().uuidString.prefix(8))"
+            let proxies = ["a", "b"].map {
+                ProxyProcess(port: ProxyProcess.freePort(), token: token, directory: directory.appendingPathComponent($0))
+            }
+            for proxy in proxies { try await proxy.start() }
+            do {
+                try await failOver(lab, proxies)
+                for proxy in proxies { try await proxy.stop() }
+            } catch {
+                for proxy in proxies {
+                    try? await proxy.stop(signal: SIGKILL)
+                    Issue.record("proxy log: \(proxy.logTail())")
+                }
+                throw error
+            }
+        }
+    }
+
+    private func failOver(_ lab: Lab, _ proxies: [ProxyProcess]) async throws {
+        let server = try await TestServer.start { config in
+            config.drivers.enabledHardwareTypes = ["fake-hardware", "ipmi"]
+            config.conductor.syncPowerStateInterval = .zero
+            config.conductor.hardwareEventPollInterval = .zero
+            config.conductor.consoleReconcileInterval = .zero  // passes run by the test
+            config.document.set("ipmi", "console_proxy_urls", proxies.map(\.url).joined(separator: ","))
+            config.document.set("ipmi", "console_proxy_auth_token", proxies[0].token)
+        }
+        defer { Task { await server.stop() } }
+        let info = lab.driverInfo(for: lab.servers[0]).mapValues(JSONValue.string)
+        let uuid = try #require(
+            try await server.createNode(["name": "failover-0", "driver": "ipmi", "console_interface": "ipmi-proxy", "driver_info": .object(info)])[
+                "uuid"]?.stringValue)
+        #expect(try await server.request("PUT", "/v1/nodes/failover-0/states/console", json: ["enabled": true]).status == 202)
+        _ = try await server.waitForNode("failover-0", timeout: .seconds(60)) { $0["console_enabled"] == true }
+        let recorded = try await server.server.store.node(uuid: uuid).driverInternalInfo["ipmi_proxy_url"]?.stringValue
+        let home = try #require(proxies.firstIndex { recorded?.hasPrefix($0.url) == true })
+        let other = proxies[1 - home]
+
+        try await proxies[home].stop(signal: SIGKILL)
+        #expect(await server.server.conductor.reconcileConsoles() == 1)
+        let moved = try await server.server.store.node(uuid: uuid).driverInternalInfo
+        #expect(moved["ipmi_proxy_url"]?.stringValue?.hasPrefix(other.url) == true, "\(moved)")
+        _ = try await waitForHistory(server, "failover-0", containing: "Console restored", timeout: .seconds(5))
+        let client = ConsoleProxyClient(baseURL: URL(string: other.url)!, credentials: .token(other.token))
+        let running = try #require(try await client.list(nodeUUID: uuid).first)
+        let url = try #require(try await server.request("GET", "/v1/nodes/failover-0/states/console").json()["console_info"]?["url"]?.stringValue)
+        #expect(url == running.endpoints.tcp)
+        let viewer = try Viewer(port: Int(url.split(separator: ":").last ?? "") ?? 0)
+        #expect(try await viewer.typeUntilEchoed("on-the-other-proxy"), "\(viewer.received)")
+
+        // The dead proxy comes back empty: the console stays where it now runs.
+        try await proxies[home].start()
+        #expect(await server.server.conductor.reconcileConsoles() == 0)
+        #expect(await server.server.conductor.stopUnwantedConsoles() == 0)
+        #expect(try await client.list(nodeUUID: uuid).map(\.id) == [running.id])
+    }
+}
+
 /// Polls a node's history until an entry's event contains `text`; returns that entry.
 func waitForHistory(_ server: some IronicAPIClient, _ node: String, containing text: String, timeout: Duration) async throws -> JSONValue {
     let clock = ContinuousClock()
