@@ -67,11 +67,13 @@ public struct IPMIProxyConsole: ConsoleInterface, ConsoleRestoring {
         guard !proxies.isEmpty else {
             throw IronicError(status: 400, code: "InvalidParameterValue", message: "No console proxy is configured ([ipmi] console_proxy_urls).")
         }
+        // The old port only means something on the proxy it was on (or, after a stop, the first choice).
+        let pinnedOn = current ?? proxies[0]
         var unreachable: [String] = []
         for proxy in proxies {
             let record: ConsoleRecord
             do {
-                record = try await createOrReuse(on: proxy, request, port: proxy == current || current == nil ? previousPort : nil)
+                record = try await createOrReuse(on: proxy, request, port: proxy == pinnedOn ? previousPort : nil)
             } catch where error.isUnreachable && proxy != proxies.last {
                 unreachable.append(error.description)
                 task.logger.warning("console proxy unreachable, trying the next one: \(error)")
@@ -171,12 +173,10 @@ public struct IPMIProxyConsole: ConsoleInterface, ConsoleRestoring {
     /// The consoles every configured proxy runs (the local proxy of `ironic standalone` when
     /// none is configured).
     public func runningConsoles(logger: Logger) async -> [ExternalConsole] {
-        var proxies = settings.proxyURLs
-        if proxies.isEmpty, let local = settings.localProxy { proxies = [await local()] }
         var found: [ExternalConsole] = []
-        for proxy in proxies {
+        for proxy in await settings.allProxies() {
             do {
-                let records = try await ConsoleProxyClient(baseURL: proxy, credentials: settings.credentials).list()
+                let records = try await client(proxy).list()
                 found += records.map { ExternalConsole(nodeUUID: $0.nodeUUID, id: $0.id, location: proxy.absoluteString) }
             } catch {
                 logger.warning("cannot list the consoles of a console proxy: \(error)", metadata: ["proxy": "\(proxy.absoluteString)"])
@@ -194,7 +194,7 @@ public struct IPMIProxyConsole: ConsoleInterface, ConsoleRestoring {
     /// Deletes `console` on its proxy.
     public func stop(_ console: ExternalConsole) async throws {
         guard let proxy = URL(string: console.location) else { return }
-        do { try await ConsoleProxyClient(baseURL: proxy, credentials: settings.credentials).delete(console.id) } catch {
+        do { try await client(proxy).delete(console.id) } catch {
             throw IronicError(status: 500, code: "ConsoleError", message: "Failed to stop console \(console.id) on \(console.location): \(error)")
         }
     }
@@ -217,7 +217,7 @@ public struct IPMIProxyConsole: ConsoleInterface, ConsoleRestoring {
         guard let url = node.driverInternalInfo["ipmi_proxy_url"]?.stringValue.flatMap(URL.init(string:)),
             let id = node.driverInternalInfo["ipmi_proxy_console_id"]?.stringValue
         else { return nil }
-        return (ConsoleProxyClient(baseURL: url, credentials: settings.credentials), id)
+        return (client(url), id)
     }
 
     private func consoleOptions(_ node: Node) throws(IronicError) -> ConsoleOptions {

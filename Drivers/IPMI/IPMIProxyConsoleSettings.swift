@@ -50,18 +50,18 @@ public struct IPMIProxyConsoleSettings: Sendable {
     /// then every configured proxy in the node's own order (rendezvous hashing: consoles spread
     /// evenly, and when a proxy stops answering only its consoles move, each to its next choice).
     func placementOrder(for nodeUUID: String, current: URL? = nil) async -> [URL] {
-        guard !proxyURLs.isEmpty else {
-            guard let localProxy else { return [] }
-            return [await localProxy()]
-        }
+        guard proxyURLs.count > 1 else { return await allProxies() }
         let node = nodeUUID.lowercased()
         let ranked = proxyURLs.sorted { Self.weight(node, $0) > Self.weight(node, $1) }
         guard let current, let index = ranked.firstIndex(of: current) else { return ranked }
         return [ranked[index]] + ranked.enumerated().filter { $0.offset != index }.map(\.element)
     }
 
-    /// The proxy a new console of `nodeUUID` goes to when every proxy answers.
-    func home(of nodeUUID: String) async -> URL? { await placementOrder(for: nodeUUID).first }
+    /// Every proxy consoles may run on: the configured ones, else the local proxy.
+    func allProxies() async -> [URL] {
+        if proxyURLs.isEmpty, let localProxy { return [await localProxy()] }
+        return proxyURLs
+    }
 
     /// Whether a console could move to another proxy when its own stops answering.
     var hasAlternatives: Bool { proxyURLs.count > 1 }

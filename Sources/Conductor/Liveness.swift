@@ -23,6 +23,12 @@ final class Liveness: Sendable {
         lastHeartbeat.withLock { $0 = .now }
     }
 
+    /// Moves the last heartbeat `duration` into the past, as if no heartbeat had been written
+    /// for that long; lets tests cross the margin without sleeping through it.
+    func backdate(by duration: Duration) {
+        lastHeartbeat.withLock { $0 -= duration }
+    }
+
     /// Whether the last written heartbeat is recent enough to take new work.
     var acceptsWork: Bool {
         ContinuousClock.now - lastHeartbeat.withLock { $0 } < margin
