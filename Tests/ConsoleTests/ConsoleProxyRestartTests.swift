@@ -13,30 +13,12 @@ import Testing
 @Suite(.serialized) struct ConsoleProxyRestartTests {
     @Test func conductorRestoresTheConsoleAfterTheProxyProcessIsKilledAndRestarted() async throws {
         try await Lab.withTemporaryLab(count: 1) { lab in
-            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ipmiproxy-restart-\(UUID().uuidString)")
-            defer { try? FileManager.default.removeItem(at: directory) }
-            let proxy = ProxyProcess(port: ProxyProcess.freePort(), token: "restart-\(UUID().uuidString.prefix(8))", directory: directory)
-            try await proxy.start()
-            do {
-                try await restoreAfterRestart(lab, proxy)
-                try await proxy.stop()
-            } catch {
-                try? await proxy.stop(signal: SIGKILL)
-                Issue.record("proxy log: \(proxy.logTail())")
-                throw error
-            }
+            try await withProxyProcesses(1, name: "restart") { proxies in try await restoreAfterRestart(lab, proxies[0]) }
         }
     }
 
     private func restoreAfterRestart(_ lab: Lab, _ proxy: ProxyProcess) async throws {
-        let server = try await TestServer.start { config in
-            config.drivers.enabledHardwareTypes = ["fake-hardware", "ipmi"]
-            config.conductor.syncPowerStateInterval = .zero
-            config.conductor.hardwareEventPollInterval = .zero
-            config.conductor.consoleReconcileInterval = .milliseconds(500)
-            config.document.set("ipmi", "console_proxy_urls", proxy.url)
-            config.document.set("ipmi", "console_proxy_auth_token", proxy.token)
-        }
+        let server = try await consoleTestServer(proxies: [proxy], reconcileInterval: .milliseconds(500))
         defer { Task { await server.stop() } }
         let info = lab.driverInfo(for: lab.servers[0]).mapValues(JSONValue.string)
         let node = try await server.createNode([
@@ -90,31 +72,13 @@ import Testing
 @Suite(.serialized) struct MovedConsoleTests {
     @Test func reconcileRecordsTheEndpointOfAConsoleThatMoved() async throws {
         try await Lab.withTemporaryLab(count: 1) { lab in
-            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ipmiproxy-moved-\(UUID().uuidString)")
-            defer { try? FileManager.default.removeItem(at: directory) }
-            let proxy = ProxyProcess(
-                port: ProxyProcess.freePort(), token: "moved-\(UUID().uuidString.prefix(8))", directory: directory, restartBackoff: 1)
-            try await proxy.start()
-            do {
-                try await recordMove(lab, proxy)
-                try await proxy.stop()
-            } catch {
-                try? await proxy.stop(signal: SIGKILL)
-                Issue.record("proxy log: \(proxy.logTail())")
-                throw error
-            }
+            // A restart backoff of 1 s: time enough to take the port after the worker dies.
+            try await withProxyProcesses(1, name: "moved", restartBackoff: 1) { proxies in try await recordMove(lab, proxies[0]) }
         }
     }
 
     private func recordMove(_ lab: Lab, _ proxy: ProxyProcess) async throws {
-        let server = try await TestServer.start { config in
-            config.drivers.enabledHardwareTypes = ["fake-hardware", "ipmi"]
-            config.conductor.syncPowerStateInterval = .zero
-            config.conductor.hardwareEventPollInterval = .zero
-            config.conductor.consoleReconcileInterval = .zero  // passes run by the test
-            config.document.set("ipmi", "console_proxy_urls", proxy.url)
-            config.document.set("ipmi", "console_proxy_auth_token", proxy.token)
-        }
+        let server = try await consoleTestServer(proxies: [proxy])  // reconcile passes run by the test
         defer { Task { await server.stop() } }
         let info = lab.driverInfo(for: lab.servers[0]).mapValues(JSONValue.string)
         _ = try await server.createNode(["name": "moved-0", "driver": "ipmi", "console_interface": "ipmi-proxy", "driver_info": .object(info)])
@@ -153,35 +117,12 @@ import Testing
 @Suite(.serialized) struct ProxyFailoverTests {
     @Test func aConsoleMovesToTheOtherProxyWhenItsOwnDies() async throws {
         try await Lab.withTemporaryLab(count: 1) { lab in
-            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ipmiproxy-failover-\(UUID().uuidString)")
-            defer { try? FileManager.default.removeItem(at: directory) }
-            let token = "failover-\(UUID().uuidString.prefix(8))"
-            let proxies = ["a", "b"].map {
-                ProxyProcess(port: ProxyProcess.freePort(), token: token, directory: directory.appendingPathComponent($0))
-            }
-            for proxy in proxies { try await proxy.start() }
-            do {
-                try await failOver(lab, proxies)
-                for proxy in proxies { try await proxy.stop() }
-            } catch {
-                for proxy in proxies {
-                    try? await proxy.stop(signal: SIGKILL)
-                    Issue.record("proxy log: \(proxy.logTail())")
-                }
-                throw error
-            }
+            try await withProxyProcesses(2, name: "failover") { proxies in try await failOver(lab, proxies) }
         }
     }
 
     private func failOver(_ lab: Lab, _ proxies: [ProxyProcess]) async throws {
-        let server = try await TestServer.start { config in
-            config.drivers.enabledHardwareTypes = ["fake-hardware", "ipmi"]
-            config.conductor.syncPowerStateInterval = .zero
-            config.conductor.hardwareEventPollInterval = .zero
-            config.conductor.consoleReconcileInterval = .zero  // passes run by the test
-            config.document.set("ipmi", "console_proxy_urls", proxies.map(\.url).joined(separator: ","))
-            config.document.set("ipmi", "console_proxy_auth_token", proxies[0].token)
-        }
+        let server = try await consoleTestServer(proxies: proxies)  // reconcile passes run by the test
         defer { Task { await server.stop() } }
         let info = lab.driverInfo(for: lab.servers[0]).mapValues(JSONValue.string)
         let uuid = try #require(

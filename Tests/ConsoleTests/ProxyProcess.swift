@@ -1,5 +1,7 @@
 import ChildProcesses
 import Foundation
+import IronicTesting
+import Synchronization
 import Testing
 
 #if canImport(FoundationNetworking)
@@ -14,10 +16,11 @@ final class ProxyProcess: @unchecked Sendable {
     let port: Int
     let token: String
     let directory: URL
-    /// Console ports of its own (other proxies of parallel tests hand out ports from 10000 up), so
-    /// a restored console can get its old port back.
+    /// Console ports of its own, so a restored console can get its old port back: 20 ports in
+    /// 15000–19999 that no other proxy of this test process hands out (the local proxies of test
+    /// servers hand out ports from 10000 up, ConsolePowerPollingTests' from 12000 up).
     let portRange: String = {
-        let base = 15000 + Int.random(in: 0..<250) * 20
+        let base = 15000 + ProxyPortRanges.next() * 20
         return "\(base):\(base + 19)"
     }()
     /// `[ipmiproxy] restart_backoff`, in seconds.
@@ -111,6 +114,19 @@ final class ProxyProcess: @unchecked Sendable {
     }
 }
 
+/// The 250 ranges of 20 ports that `ProxyProcess`es use, handed out in turn from a random
+/// start, so no two proxies of one test process share a range.
+enum ProxyPortRanges {
+    private static let counter = Mutex(Int.random(in: 0..<250))
+
+    static func next() -> Int {
+        counter.withLock { value in
+            defer { value = (value + 1) % 250 }
+            return value
+        }
+    }
+}
+
 /// Whether a process exists (a zombie counts as gone).
 func processRuns(_ pid: Int) -> Bool {
     guard pid > 0, kill(pid_t(pid), 0) == 0 else { return false }
@@ -122,4 +138,44 @@ func processRuns(_ pid: Int) -> Bool {
 struct ProxyProcessError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
+}
+
+/// Runs `body` with `count` running `ironic-ipmiproxy` processes sharing one token, each on
+/// ports of its own; stops them afterwards, and on failure records their log tails.
+func withProxyProcesses(
+    _ count: Int, name: String, restartBackoff: Double = 0.2, _ body: ([ProxyProcess]) async throws -> Void
+) async throws {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ipmiproxy-\(name)-\(UUID().uuidString)")
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let token = "\(name)-\(UUID().uuidString.prefix(8))"
+    let proxies = (0..<count).map {
+        ProxyProcess(
+            port: ProxyProcess.freePort(), token: token, directory: directory.appendingPathComponent("proxy-\($0)"),
+            restartBackoff: restartBackoff)
+    }
+    do {
+        for proxy in proxies { try await proxy.start() }
+        try await body(proxies)
+        for proxy in proxies { try await proxy.stop() }
+    } catch {
+        for proxy in proxies {
+            try? await proxy.stop(signal: SIGKILL)
+            Issue.record("proxy log: \(proxy.logTail())")
+        }
+        throw error
+    }
+}
+
+/// An `ironic standalone` test server whose `ipmi-proxy` consoles go to `proxies`; the
+/// periodic tasks that would act on their own are off, so tests run reconcile passes themselves
+/// unless they give `reconcileInterval`.
+func consoleTestServer(proxies: [ProxyProcess], reconcileInterval: Duration = .zero) async throws -> TestServer {
+    try await TestServer.start { config in
+        config.drivers.enabledHardwareTypes = ["fake-hardware", "ipmi"]
+        config.conductor.syncPowerStateInterval = .zero
+        config.conductor.hardwareEventPollInterval = .zero
+        config.conductor.consoleReconcileInterval = reconcileInterval
+        config.document.set("ipmi", "console_proxy_urls", proxies.map(\.url).joined(separator: ","))
+        config.document.set("ipmi", "console_proxy_auth_token", proxies[0].token)
+    }
 }

@@ -12,36 +12,12 @@ import Testing
 @Suite(.serialized) struct UnwantedConsoleTests {
     @Test func consolesOfDisabledAndDeletedNodesAndStrayCopiesAreStoppedAndTheWantedOneStays() async throws {
         try await Lab.withTemporaryLab(count: 4) { lab in
-            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ipmiproxy-unwanted-\(UUID().uuidString)")
-            defer { try? FileManager.default.removeItem(at: directory) }
-            let token = "unwanted-\(UUID().uuidString.prefix(8))"
-            let proxies = [
-                ProxyProcess(port: ProxyProcess.freePort(), token: token, directory: directory.appendingPathComponent("a")),
-                ProxyProcess(port: ProxyProcess.freePort(), token: token, directory: directory.appendingPathComponent("b")),
-            ]
-            for proxy in proxies { try await proxy.start() }
-            do {
-                try await stopUnwanted(lab, proxies)
-                for proxy in proxies { try await proxy.stop() }
-            } catch {
-                for proxy in proxies {
-                    try? await proxy.stop(signal: SIGKILL)
-                    Issue.record("proxy log: \(proxy.logTail())")
-                }
-                throw error
-            }
+            try await withProxyProcesses(2, name: "unwanted") { proxies in try await stopUnwanted(lab, proxies) }
         }
     }
 
     private func stopUnwanted(_ lab: Lab, _ proxies: [ProxyProcess]) async throws {
-        let server = try await TestServer.start { config in
-            config.drivers.enabledHardwareTypes = ["fake-hardware", "ipmi"]
-            config.conductor.syncPowerStateInterval = .zero
-            config.conductor.hardwareEventPollInterval = .zero
-            config.conductor.consoleReconcileInterval = .zero  // passes run by the test
-            config.document.set("ipmi", "console_proxy_urls", proxies.map(\.url).joined(separator: ","))
-            config.document.set("ipmi", "console_proxy_auth_token", proxies[0].token)
-        }
+        let server = try await consoleTestServer(proxies: proxies)  // reconcile passes run by the test
         defer { Task { await server.stop() } }
         let clients = proxies.map { ConsoleProxyClient(baseURL: URL(string: $0.url)!, credentials: .token($0.token)) }
         func everyConsole() async throws -> Set<String> {
