@@ -199,6 +199,21 @@ public final class ChildProcess: @unchecked Sendable {
         return (status, String(decoding: data, as: UTF8.self))
     }
 
+    /// `run` for async callers: the blocking read and wait happen on a thread of their own, so
+    /// a long-running tool never holds one of the few threads of the cooperative pool (with
+    /// two CPUs there are two, and every task of the process would wait behind it).
+    public static func run(_ executable: String, _ arguments: [String], timeout: Duration = .seconds(30)) async throws
+        -> (status: Int32, output: String)
+    {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<(status: Int32, output: String), any Error>) in
+            let thread = Thread {
+                continuation.resume(with: Result { () throws(SpawnError) in try run(executable, arguments, timeout: timeout) })
+            }
+            thread.name = "child-process-run"
+            thread.start()
+        }
+    }
+
     private func exitStatus(wait: Bool) -> Int32? {
         lock.withLock {
             if let status { return status }

@@ -120,21 +120,22 @@ public final class Cluster: IronicAPIClient, @unchecked Sendable {
     }
 
     /// Sends `signal` to a process (`SIGKILL`: dies on the spot; `SIGTERM`: graceful stop).
-    public func signal(_ name: String, _ signal: Int32) {
+    public func signal(_ name: String, _ signal: Int32) async {
         guard let pid = lock.withLock({ processes[name] }) else { return }
         kill(pid, signal)
-        if signal == SIGKILL { reap(name, pid, timeout: .seconds(5)) }
+        if signal == SIGKILL { await reap(name, pid, timeout: .seconds(5)) }
     }
 
     /// Waits up to `timeout` for a process to exit; true when it did.
     @discardableResult
-    public func waitForExit(_ name: String, timeout: Duration) -> Bool {
+    public func waitForExit(_ name: String, timeout: Duration) async -> Bool {
         guard let pid = lock.withLock({ processes[name] }) else { return true }
-        return reap(name, pid, timeout: timeout)
+        return await reap(name, pid, timeout: timeout)
     }
 
     @discardableResult
-    private func reap(_ name: String, _ pid: pid_t, timeout: Duration) -> Bool {
+    /// Polls (never blocking a thread of the cooperative pool) until `pid` has exited.
+    private func reap(_ name: String, _ pid: pid_t, timeout: Duration) async -> Bool {
         let deadline = ContinuousClock.now + timeout
         repeat {
             var status: Int32 = 0
@@ -142,7 +143,7 @@ public final class Cluster: IronicAPIClient, @unchecked Sendable {
                 lock.withLock { processes[name] = nil }
                 return true
             }
-            usleep(20_000)
+            try? await Task.sleep(for: .milliseconds(20))
         } while ContinuousClock.now < deadline
         return false
     }
@@ -181,9 +182,9 @@ public final class Cluster: IronicAPIClient, @unchecked Sendable {
     public func stop(keepDirectory: Bool = false) async {
         let running = lock.withLock { processes }
         for (_, pid) in running { kill(pid, SIGTERM) }
-        for (name, pid) in running where !reap(name, pid, timeout: .seconds(15)) {
+        for (name, pid) in running where await !reap(name, pid, timeout: .seconds(15)) {
             kill(pid, SIGKILL)
-            reap(name, pid, timeout: .seconds(5))
+            await reap(name, pid, timeout: .seconds(5))
         }
         spawner.stop()
         if case .postgresql(let server) = database, let name = postgresDatabase {

@@ -12,7 +12,7 @@ import Testing
         let executable = try Cluster.binaryDirectory().appendingPathComponent("ironic-bench-sync").path
         let json = FileManager.default.temporaryDirectory.appendingPathComponent("bench-sync-\(UUID().uuidString).json")
         defer { try? FileManager.default.removeItem(at: json) }
-        let (status, output) = try ChildProcess.run(
+        let (status, output) = try await ChildProcess.run(
             executable,
             ["--nodes", "3", "--passes", "1", "--compare-workers", "", "--session-timeout", "1", "--json", json.path],
             timeout: .seconds(120))

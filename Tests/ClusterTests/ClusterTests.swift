@@ -77,7 +77,7 @@ struct ClusterTests {
         // Mid-action: the 5 s fake delays are running on the victim.
         let busy = try await cluster.allNodes().filter { $0["reservation"]?.stringValue == victim }.count
         #expect(busy > 0, "the victim holds locks when it dies")
-        cluster.signal(victim, SIGKILL)
+        await cluster.signal(victim, SIGKILL)
         let killedAt = ContinuousClock.now
 
         let settled = try await cluster.waitForNodes(timeout: cluster.heartbeatTimeout * 2, "recovery after kill -9") { nodes in
@@ -125,8 +125,8 @@ struct ClusterTests {
             try await cluster.forEach(victimNodes) { uuid in
                 _ = try await cluster.request("PUT", "/v1/nodes/\(uuid)/states/power", json: ["target": "power on"])
             }
-            cluster.signal(victim, SIGTERM)
-            #expect(cluster.waitForExit(victim, timeout: .seconds(20)), "\(cluster.log(victim))")
+            await cluster.signal(victim, SIGTERM)
+            #expect(await cluster.waitForExit(victim, timeout: .seconds(20)), "\(cluster.log(victim))")
             let after = try await cluster.allNodes()
             #expect(after.allSatisfy { $0["reservation"]?.stringValue != victim })
             for node in after where victimNodes.contains(node["uuid"]?.stringValue ?? "") {
@@ -214,7 +214,7 @@ extension ClusterTests {
             try await cluster.forEach(victimNodes) { uuid in
                 _ = try await cluster.request("PUT", "/v1/nodes/\(uuid)/states/power", json: ["target": "power on"])
             }
-            cluster.signal(victim, SIGSTOP)
+            await cluster.signal(victim, SIGSTOP)
             _ = try await cluster.waitForNodes(timeout: .seconds(8), "take-over of the frozen conductor's nodes") { nodes in
                 nodes.allSatisfy { $0["reservation"] == .null && $0["target_power_state"] == .null }
             }
@@ -223,7 +223,7 @@ extension ClusterTests {
                 let response = try await cluster.request("PATCH", "/v1/nodes/\(uuid)", json: [["op": "add", "path": "/extra/after", "value": "takeover"]])
                 guard response.status == 200 else { throw TestServerError.unexpected("PATCH answered \(response.status): \(response.text)") }
             }
-            cluster.signal(victim, SIGCONT)
+            await cluster.signal(victim, SIGCONT)
             try await cluster.waitForConductors(count: 3)
             try await Task.sleep(for: .seconds(4))  // longer than the woken conductor's remaining power_delay
             for uuid in victimNodes {

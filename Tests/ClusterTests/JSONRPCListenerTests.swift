@@ -184,7 +184,7 @@ struct JSONRPCListenerTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         let cert = directory.appendingPathComponent("rpc.pem").path
         let key = directory.appendingPathComponent("rpc.key").path
-        let openssl = try ChildProcess.run("openssl", [
+        let openssl = try await ChildProcess.run("openssl", [
             "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
             "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert,
         ])

@@ -26,8 +26,8 @@ struct NodeCommandsTests {
     }
 
     /// Runs `ironic ARGS --config-file ...`; returns the exit status and everything printed.
-    func ironic(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        try ChildProcess.run(
+    func ironic(_ arguments: [String]) async throws -> (status: Int32, output: String) {
+        try await ChildProcess.run(
             try Cluster.binaryDirectory().appendingPathComponent("ironic").path, arguments + ["--config-file", configFile.path],
             timeout: .seconds(60))
     }
@@ -46,12 +46,12 @@ struct NodeCommandsTests {
 
     @Test func releaseLockRefusesALiveHolderUnlessForced() async throws {
         let node = try await strandedNode(holder: "live-conductor", alive: true)
-        let refused = try ironic(["node", "release-lock", node.uuid])
+        let refused = try await ironic(["node", "release-lock", node.uuid])
         #expect(refused.status != 0)
         #expect(refused.output.contains("live-conductor, which is alive"), "\(refused.output)")
         #expect(try await store.node(uuid: node.uuid).reservation == "live-conductor")
 
-        let forced = try ironic(["node", "release-lock", node.name!, "--force"])
+        let forced = try await ironic(["node", "release-lock", node.name!, "--force"])
         #expect(forced.status == 0, "\(forced.output)")
         #expect(try await store.node(uuid: node.uuid).reservation == nil)
         let history = try await store.history(nodeUUID: node.uuid, page: PageQuery())
@@ -60,20 +60,20 @@ struct NodeCommandsTests {
 
     @Test func releaseLockFreesADeadHoldersLockAndSaysWhenNothingIsLocked() async throws {
         let node = try await strandedNode(holder: "dead-conductor", alive: false)
-        #expect(try ironic(["node", "release-lock", node.uuid]).status == 0)
+        #expect(try await ironic(["node", "release-lock", node.uuid]).status == 0)
         #expect(try await store.node(uuid: node.uuid).reservation == nil)
-        let again = try ironic(["node", "release-lock", node.uuid])
+        let again = try await ironic(["node", "release-lock", node.uuid])
         #expect(again.status == 0)
         #expect(again.output.contains("is not locked"))
     }
 
     @Test func resetStateAcceptsOnlyStableStatesAndRecordsWhoDidIt() async throws {
         let node = try await strandedNode(holder: "gone", alive: false)
-        let transient = try ironic(["node", "reset-state", node.uuid, "--to", "cleaning"])
+        let transient = try await ironic(["node", "reset-state", node.uuid, "--to", "cleaning"])
         #expect(transient.status != 0)
         #expect(transient.output.contains("not a stable provision state"), "\(transient.output)")
 
-        let reset = try ironic(["node", "reset-state", node.uuid, "--to", "deploy failed", "--reason", "conductor host lost"])
+        let reset = try await ironic(["node", "reset-state", node.uuid, "--to", "deploy failed", "--reason", "conductor host lost"])
         #expect(reset.status == 0, "\(reset.output)")
         let after = try await store.node(uuid: node.uuid)
         #expect(after.provisionState == .deployFailed)
@@ -85,9 +85,9 @@ struct NodeCommandsTests {
 
     @Test func resetStateRefusesALiveHolderUnlessForced() async throws {
         let node = try await strandedNode(holder: "busy", alive: true)
-        #expect(try ironic(["node", "reset-state", node.uuid, "--to", "available"]).status != 0)
+        #expect(try await ironic(["node", "reset-state", node.uuid, "--to", "available"]).status != 0)
         #expect(try await store.node(uuid: node.uuid).provisionState == .deploying)
-        #expect(try ironic(["node", "reset-state", node.uuid, "--to", "available", "--force"]).status == 0)
+        #expect(try await ironic(["node", "reset-state", node.uuid, "--to", "available", "--force"]).status == 0)
         #expect(try await store.node(uuid: node.uuid).provisionState == .available)
     }
 }
