@@ -17,7 +17,9 @@ func ipmiNode(_ driverInfo: [String: JSONValue] = ["ipmi_address": "127.0.0.1"])
 
 /// Settings that keep waits short in tests.
 let fastSettings = IPMIDriverSettings(
-    sessionTimeout: .seconds(2), powerStateChangeTimeout: .seconds(2), softPowerOffTimeout: .seconds(2),
+    // Generous waits: a loaded machine must not turn a state change into a timeout (the tests
+    // of timeouts give their own, short ones).
+    sessionTimeout: .seconds(2), powerStateChangeTimeout: .seconds(30), softPowerOffTimeout: .seconds(30),
     pollInterval: .milliseconds(10), maximumPollInterval: .milliseconds(50))
 
 /// A BMC in memory: chassis power, boot flags, and a log of the commands it received.
