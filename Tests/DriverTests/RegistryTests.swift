@@ -117,6 +117,18 @@ struct RegistryTests {
         #expect(error?.code == "IncompatibleInterface")
     }
 
+    @Test("Enabled implementations of a kind: across hardware types, each once, aliases folded")
+    func enabledImplementationsOfAKind() throws {
+        let both = try ShippedHardware.registry(config: DriverConfig(enabledHardwareTypes: ["fake-hardware", "ipmi"]))
+        // ipmi enables ipmi-proxy under its own name and as Ironic's ipmitool-socat: one implementation.
+        #expect(both.enabledImplementations(of: .console).map(\.name) == ["fake", "no-console", "ipmi-proxy"])
+        let fakeOnly = try ShippedHardware.registry(config: DriverConfig(enabledHardwareTypes: ["fake-hardware"]))
+        #expect(fakeOnly.enabledImplementations(of: .console).map(\.name) == ["fake", "no-console"])
+        let narrowed = try ShippedHardware.registry(
+            config: DriverConfig(enabledHardwareTypes: ["fake-hardware", "ipmi"], enabledInterfaces: [.console: ["no-console"]]))
+        #expect(narrowed.enabledImplementations(of: .console).map(\.name) == ["no-console"])
+    }
+
     @Test("A hardware type that does not list an interface rejects it")
     func unsupportedByHardwareType() throws {
         let narrow = HardwareType(
