@@ -129,10 +129,8 @@ struct ToolResult: Sendable {
 
 /// Runs `tool` from PATH and kills it after `timeout`.
 func runTool(_ tool: String, _ arguments: [String], timeout: Duration = .seconds(30)) async throws -> ToolResult {
-    try await onOwnThread("proxy-test-tool") {
-        let (status, output) = try ChildProcess.run(tool, arguments, timeout: timeout)
-        return ToolResult(status: status, output: output)
-    }
+    let (status, output) = try await ChildProcess.run(tool, arguments, timeout: timeout)
+    return ToolResult(status: status, output: output)
 }
 
 /// The TCP port of a `tcp://host:port` URL.

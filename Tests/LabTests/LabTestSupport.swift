@@ -34,10 +34,8 @@ struct ToolResult: Sendable {
 
 /// Runs `tool` (looked up in PATH) and kills it after `timeout`.
 func run(_ tool: String, _ arguments: [String], timeout: Duration = .seconds(20)) async throws -> ToolResult {
-    try await onOwnThread("lab-test-tool") {
-        let (status, output) = try ChildProcess.run(tool, arguments, timeout: timeout)
-        return ToolResult(status: status, output: output)
-    }
+    let (status, output) = try await ChildProcess.run(tool, arguments, timeout: timeout)
+    return ToolResult(status: status, output: output)
 }
 
 /// FreeIPMI's common options for a lab server: `host:port`, credentials, `opensesspriv`.
