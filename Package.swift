@@ -27,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.1"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
     ],
     targets: [
         // Node model, provision state machine, errors, configuration, driver interface protocols.
@@ -134,10 +135,26 @@ let package = Package(
             path: "Drivers/Fake",
             swiftSettings: swiftSettings
         ),
+        // Provisioning through the ironic-python-agent ramdisk: the `direct` deploy, `ipxe` and
+        // `pxe` boot, `agent` inspect and rescue interfaces, and the agent's REST client.
+        .target(
+            name: "AgentDrivers",
+            dependencies: [
+                "Core", "GenericInterfaces", "ChildProcesses",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Drivers/Agent",
+            swiftSettings: swiftSettings
+        ),
         // Every hardware type this build ships, by name.
         .target(
             name: "HardwareTypes",
-            dependencies: ["Core", "GenericInterfaces", "FakeHardware", "IPMIHardware"],
+            dependencies: ["Core", "GenericInterfaces", "FakeHardware", "IPMIHardware", "AgentDrivers"],
             path: "Drivers/Registry",
             swiftSettings: swiftSettings
         ),
@@ -206,6 +223,15 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "DriverTests", dependencies: ["Core", "HardwareTypes", .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "AgentDriverTests",
+            dependencies: [
+                "AgentDrivers", "Core", "IronicTesting",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "IPMITests", dependencies: ["IPMI", "Lab"], swiftSettings: swiftSettings),
         .testTarget(name: "LabTests", dependencies: ["Lab", "ChildProcesses"], swiftSettings: swiftSettings),
         .testTarget(name: "BenchmarkTests", dependencies: ["IronicTesting", "ChildProcesses"], swiftSettings: swiftSettings),

@@ -10,12 +10,11 @@ extension HardwareType {
     /// - vendor: `ipmi`, `ipmitool`, `no-vendor`
     /// - console: `no-console` (the default, as in Ironic), `ipmi-proxy` (serial-over-LAN
     ///   through `ironic-ipmiproxy`) and its Ironic alias `ipmitool-socat`
-    /// - deploy, boot: Ironic's generic lists, then `fake`. No real deploy or boot interface
-    ///   ships yet, so `fake` is what lets an ipmi node reach `active` meanwhile: real power and
-    ///   boot device, no image written. Once `direct` or `ipxe` ships it becomes the default by
-    ///   its place in the list.
+    /// - deploy, boot: Ironic's generic lists (`direct` and `ipxe`, `pxe` are the shipped
+    ///   defaults), then `fake`, which powers and sets boot devices for real but writes no
+    ///   image: for trying the state machine on real BMCs without a ramdisk.
     /// - network, inspect, raid, rescue, storage, bios, firmware: the generic lists
-    ///   (`noop`, `no-inspect`, `no-raid`, `no-rescue`, `noop`, `no-bios`, `no-firmware`).
+    ///   (`noop`, `agent` inspection, `no-raid`, `no-rescue`, `noop`, `no-bios`, `no-firmware`).
     public static let ipmi: HardwareType = {
         var lists = GenericHardware.hardwareType(
             named: "ipmi",

@@ -1,3 +1,4 @@
+import AgentDrivers
 import Core
 import FakeHardware
 import GenericInterfaces
@@ -21,8 +22,10 @@ import Synchronization
 public enum ShippedHardware {
     /// The driver targets linked into this build, generic interfaces first, with the ipmi
     /// implementations over `ipmi`'s BMC client.
-    public static func entryPoints(ipmi: IPMIInterfaces, fake: FakeConfig = FakeConfig()) -> [DriverEntryPoints] {
-        [.generic, .fakeHardware(fake), .ipmi(ipmi)]
+    public static func entryPoints(
+        ipmi: IPMIInterfaces, fake: FakeConfig = FakeConfig(), agent: AgentInterfaces = AgentInterfaces()
+    ) -> [DriverEntryPoints] {
+        [.generic, .fakeHardware(fake), .ipmi(ipmi), .agent(agent)]
     }
 
     /// The driver targets with ipmi implementations over a client built from default `[ipmi]`
@@ -34,9 +37,11 @@ public enum ShippedHardware {
 
     /// Every interface implementation shipped, by kind and name, with the ipmi ones over
     /// `ipmi`'s BMC client and also under Ironic's `ipmitool` name.
-    public static func catalog(ipmi: IPMIInterfaces, fake: FakeConfig = FakeConfig()) -> InterfaceCatalog {
+    public static func catalog(
+        ipmi: IPMIInterfaces, fake: FakeConfig = FakeConfig(), agent: AgentInterfaces = AgentInterfaces()
+    ) -> InterfaceCatalog {
         var catalog = InterfaceCatalog()
-        for target in entryPoints(ipmi: ipmi, fake: fake) { target.register(in: &catalog) }
+        for target in entryPoints(ipmi: ipmi, fake: fake, agent: agent) { target.register(in: &catalog) }
         ipmi.registerAliases(in: &catalog)
         return catalog
     }
@@ -50,8 +55,10 @@ public enum ShippedHardware {
     ///
     /// - Throws: `DriverNotFound` for an unknown enabled hardware type, `InvalidParameterValue`
     ///   for an unknown enabled interface or a hardware type left without a core interface.
-    public static func registry(config: DriverConfig, ipmi: IPMIInterfaces, fake: FakeConfig = FakeConfig()) throws(IronicError) -> DriverRegistry {
-        try DriverRegistry(available: hardwareTypes, catalog: catalog(ipmi: ipmi, fake: fake), config: config)
+    public static func registry(
+        config: DriverConfig, ipmi: IPMIInterfaces, fake: FakeConfig = FakeConfig(), agent: AgentInterfaces = AgentInterfaces()
+    ) throws(IronicError) -> DriverRegistry {
+        try DriverRegistry(available: hardwareTypes, catalog: catalog(ipmi: ipmi, fake: fake, agent: agent), config: config)
     }
 
     /// The service's registry: every ipmi node shares ONE `FreeIPMIClient` built from `[ipmi]`
@@ -63,12 +70,13 @@ public enum ShippedHardware {
     /// service without ipmi nodes never starts them; they stop when the registry is released.
     public static func registry(
         config: DriverConfig, ipmi: IPMIConfig, conductor: ConductorConfig, fake: FakeConfig = FakeConfig(), logger: Logger,
-        console: IPMIProxyConsoleSettings = IPMIProxyConsoleSettings()
+        console: IPMIProxyConsoleSettings = IPMIProxyConsoleSettings(), deploy: DeployConfig = DeployConfig()
     ) throws(IronicError) -> DriverRegistry {
         let client = DeferredBMCClient { makeBMCClient(ipmi, logger: logger) }
         let interfaces = IPMIInterfaces(
             client: client, settings: IPMIDriverSettings(ipmi: ipmi, conductor: conductor), console: console)
-        return try registry(config: config, ipmi: interfaces, fake: fake)
+        return try registry(
+            config: config, ipmi: interfaces, fake: fake, agent: AgentInterfaces(settings: deploy, logger: logger))
     }
 
     /// The registry with default `[ipmi]` and `[conductor]` settings: for tests and tools that

@@ -169,6 +169,8 @@ extension Conductor {
                 throw .invalidParameterValue("Invalid \(kind) step \(step.serialized()): unknown interface \"\(interface)\".")
             }
             guard let provider = driver.interface(kindValue) as? any StepProvider, provider.stepNames.contains(name) else {
+                // The ramdisk agent lists its own steps once it runs; they are checked then.
+                if driver.deploy is any AgentDeployInterface { continue }
                 throw .invalidParameterValue(
                     "No \(kind) step named \"\(name)\" is offered by the \(interface) interface of node's driver \(driver.hardwareType).")
             }
@@ -211,6 +213,10 @@ extension Conductor {
             case .clean(let steps):
                 try await runCleaning(task, driver: driver, manualSteps: steps, context: context)
             case .deploy:
+                if let agentDeploy = driver.deploy as? any AgentDeployInterface {
+                    try await startAgentDeploy(task, driver: driver, deploy: agentDeploy)
+                    return
+                }
                 do {
                     try await driver.boot?.prepareInstance(task)
                     let result = try await driver.require(.deploy, as: (any DeployInterface).self).deploy(task)
@@ -252,7 +258,12 @@ extension Conductor {
                 }
             case .inspect:
                 do {
-                    let result = try await driver.require(.inspect, as: (any InspectInterface).self).inspectHardware(task)
+                    let inspect = try driver.require(.inspect, as: (any InspectInterface).self)
+                    if inspect is any RamdiskInspectInterface {
+                        try await startAgentInspection(task, driver: driver)
+                        return
+                    }
+                    let result = try await inspect.inspectHardware(task)
                     if result == .wait {
                         try await apply(.wait, to: task)
                     } else {
@@ -310,6 +321,10 @@ extension Conductor {
         let manual = manualSteps != nil
         let automated = task.node.automatedClean ?? config.automatedClean
         do {
+            if (manual || automated), driver.deploy is any AgentDeployInterface {
+                try await startAgentCleaning(task, driver: driver, manualSteps: manualSteps)
+                return
+            }
             if manual || automated {
                 if let power = driver.power {
                     try await power.setPowerState(.off, on: task, timeout: nil)

@@ -14,6 +14,8 @@ public final class Conductor: ConductorAPI {
     let store: any Store
     let registry: DriverRegistry
     let config: ConductorConfig
+    /// `[deploy]` and the other options of provisioning through a ramdisk agent.
+    let deployConfig: DeployConfig
     let tasks: TaskManager
     let workers: WorkerPool
     let machine = ProvisionStateMachine.ironic
@@ -28,12 +30,13 @@ public final class Conductor: ConductorAPI {
     /// Creates a conductor over `store` serving the hardware types in `registry`.
     public init(
         hostname: String, store: any Store, registry: DriverRegistry, config: ConductorConfig,
-        hashRing: HashRingConfig = HashRingConfig(), logger: Logger
+        hashRing: HashRingConfig = HashRingConfig(), deploy: DeployConfig = DeployConfig(), logger: Logger
     ) {
         self.hostname = hostname
         self.store = store
         self.registry = registry
         self.config = config
+        self.deployConfig = deploy
         self.logger = logger
         self.ring = ConductorRing(store: store, heartbeatTimeout: config.heartbeatTimeout, config: hashRing)
         let liveness = Liveness(heartbeatInterval: config.heartbeatInterval, heartbeatTimeout: config.heartbeatTimeout)

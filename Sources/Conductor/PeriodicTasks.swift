@@ -30,6 +30,9 @@ public struct PeriodicTasksService: Service {
                 Self.every(config.syncPowerStateInterval, in: &group) { _ = await conductor.syncPowerStates() }
                 Self.every(config.powerFailureRecoveryInterval, in: &group) { _ = await conductor.recoverPowerFailures() }
                 Self.every(config.hardwareEventPollInterval, in: &group) { _ = await conductor.pollHardwareEvents() }
+                Self.every(conductor.deployConfig.checkProvisionStateInterval, in: &group) {
+                    await conductor.checkCallbackTimeouts()
+                }
                 // Take-over checks follow the heartbeat: a dead conductor's nodes move within
                 // one interval of it being declared dead.
                 Self.every(config.heartbeatInterval, in: &group) {

@@ -60,6 +60,16 @@ public protocol ConductorAPI: Sendable {
     func destroyPortgroup(_ request: PortgroupRequest) async throws
     /// Calls a vendor passthru method on a node.
     func vendorPassthru(_ request: VendorPassthruRequest) async throws -> VendorPassthruReply
+    /// The node for a ramdisk agent that looked it up (Ironic's `get_node_with_token`): the
+    /// first call after the ramdisk booted generates the agent token and returns it in
+    /// `driver_internal_info.agent_secret_token`; later calls return `"******"` there.
+    func getNodeWithToken(_ request: NodeRequest) async throws -> Node
+    /// A ramdisk agent's heartbeat (Ironic's `heartbeat`): checks the agent token, records
+    /// where the agent listens, and moves the node's deploy, clean, inspect or rescue work on.
+    func heartbeat(_ request: HeartbeatRequest) async throws
+    /// Inventory posted by an inspecting ramdisk (Ironic's `continue_inspection`); returns
+    /// the node as updated.
+    func continueInspection(_ request: ContinueInspectionRequest) async throws -> Node
 }
 
 /// A console's buffered output: the bytes the serial port printed, oldest first (base64 on
@@ -323,5 +333,60 @@ public struct VendorPassthruReply: Sendable, Hashable, Codable {
     public init(async: Bool, body: JSONValue?) {
         self.async = async
         self.body = body
+    }
+}
+
+/// `heartbeat`: what `POST /v1/heartbeat/{node}` carried.
+public struct HeartbeatRequest: Sendable, Hashable, Codable {
+    public var context: RequestContext
+    public var nodeUUID: String
+    /// Where the agent's REST API listens (`http://HOST:9999`).
+    public var callbackURL: String
+    /// The token the agent got from its lookup (API 1.62).
+    public var agentToken: String?
+    /// The agent's version string (API 1.36).
+    public var agentVersion: String?
+    /// The CA certificate (PEM) the agent's TLS endpoint uses (API 1.68).
+    public var agentVerifyCA: String?
+    /// `start`, `end` or `error` (API 1.72), and a message with it.
+    public var agentStatus: String?
+    public var agentStatusMessage: String?
+
+    /// Creates the request.
+    public init(
+        context: RequestContext, nodeUUID: String, callbackURL: String, agentToken: String? = nil,
+        agentVersion: String? = nil, agentVerifyCA: String? = nil, agentStatus: String? = nil,
+        agentStatusMessage: String? = nil
+    ) {
+        self.context = context
+        self.nodeUUID = nodeUUID
+        self.callbackURL = callbackURL
+        self.agentToken = agentToken
+        self.agentVersion = agentVersion
+        self.agentVerifyCA = agentVerifyCA
+        self.agentStatus = agentStatus
+        self.agentStatusMessage = agentStatusMessage
+    }
+}
+
+/// `continueInspection`: the inventory and plugin data an inspecting ramdisk posted.
+public struct ContinueInspectionRequest: Sendable, Hashable, Codable {
+    public var context: RequestContext
+    public var nodeUUID: String
+    /// IPA's `inventory` object (cpu, memory, disks, interfaces, system_vendor, bmc_address, ...).
+    public var inventory: JSONValue
+    /// Everything else the ramdisk posted (`root_disk`, `boot_interface`, `configuration`, ...).
+    public var pluginData: [String: JSONValue]
+    /// The agent token, when the ramdisk sent one.
+    public var agentToken: String?
+
+    /// Creates the request.
+    public init(context: RequestContext, nodeUUID: String, inventory: JSONValue, pluginData: [String: JSONValue],
+                agentToken: String? = nil) {
+        self.context = context
+        self.nodeUUID = nodeUUID
+        self.inventory = inventory
+        self.pluginData = pluginData
+        self.agentToken = agentToken
     }
 }

@@ -123,4 +123,13 @@ public struct ConductorRouter: ConductorAPI {
     public func vendorPassthru(_ request: VendorPassthruRequest) async throws -> VendorPassthruReply {
         try await call(.vendorPassthru, nodeUUID: request.nodeUUID, request, request.context)
     }
+    public func getNodeWithToken(_ request: NodeRequest) async throws -> Node {
+        try await call(.getNodeWithToken, nodeUUID: request.nodeUUID, request, request.context)
+    }
+    public func heartbeat(_ request: HeartbeatRequest) async throws {
+        _ = try await call(.heartbeat, nodeUUID: request.nodeUUID, request, request.context)
+    }
+    public func continueInspection(_ request: ContinueInspectionRequest) async throws -> Node {
+        try await call(.continueInspection, nodeUUID: request.nodeUUID, request, request.context)
+    }
 }

@@ -22,7 +22,7 @@ public enum ServiceFactory {
         try ShippedHardware.registry(
             config: config.drivers, ipmi: config.ipmi, conductor: config.conductor, fake: config.fake,
             logger: makeLogger("ironic.ipmi", config),
-            console: try console ?? IPMIProxyConsoleSettings(ini: config.document))
+            console: try console ?? IPMIProxyConsoleSettings(ini: config.document), deploy: config.deploy)
     }
 
     /// A logger at the level `[DEFAULT] debug` asks for.
@@ -56,7 +56,7 @@ public final class StandaloneServer: Sendable {
         let consoleProxy = try LocalConsoleProxy.make(config, logger: logger)
         let registry = try ServiceFactory.makeRegistry(config, console: consoleProxy.settings)
         let conductor = Conductor(
-            hostname: config.host, store: store, registry: registry, config: config.conductor, hashRing: config.hashRing,
+            hostname: config.host, store: store, registry: registry, config: config.conductor, hashRing: config.hashRing, deploy: config.deploy,
             logger: logger)
         self.conductor = conductor
         self.conductorService = ConductorService(conductor: conductor, config: config.conductor)

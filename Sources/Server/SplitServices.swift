@@ -35,7 +35,7 @@ public struct ConductorCommand: AsyncParsableCommand {
         let registry = try ServiceFactory.makeRegistry(config)
         let conductor = Conductor(
             hostname: config.conductorHostname, store: store, registry: registry, config: config.conductor,
-            hashRing: config.hashRing, logger: logger)
+            hashRing: config.hashRing, deploy: config.deploy, logger: logger)
         let listener = try ServiceFactory.makeJSONRPCListener(conductor: conductor, config: config, logger: logger)
         let group = ServiceGroup(
             configuration: .init(

@@ -34,4 +34,7 @@ struct UnreachableConductor: ConductorAPI {
     func updatePortgroup(_ request: PortgroupRequest) async throws -> Portgroup { throw unavailable() }
     func destroyPortgroup(_ request: PortgroupRequest) async throws { throw unavailable() }
     func vendorPassthru(_ request: VendorPassthruRequest) async throws -> VendorPassthruReply { throw unavailable() }
+    func getNodeWithToken(_ request: NodeRequest) async throws -> Node { throw unavailable() }
+    func heartbeat(_ request: HeartbeatRequest) async throws { throw unavailable() }
+    func continueInspection(_ request: ContinueInspectionRequest) async throws -> Node { throw unavailable() }
 }

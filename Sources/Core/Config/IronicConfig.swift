@@ -25,6 +25,9 @@ public struct IronicConfig: Sendable, Hashable {
     public var hashRing = HashRingConfig()
     /// `[fake]`.
     public var fake = FakeConfig()
+    /// `[deploy]`, `[pxe]`, `[agent]`, `[dhcp]`, `[service_catalog]`, `[inspector]` and the
+    /// call-back timeouts: provisioning through a ramdisk agent.
+    public var deploy = DeployConfig()
     /// Every section as read, for options other modules own (`[ipmiproxy]`, `[ipmi] console_proxy_*`).
     public var document = INIFile()
 
@@ -114,6 +117,7 @@ public struct IronicConfig: Sendable, Hashable {
             try reader.seconds("conductor", "console_reconcile_interval") ?? conductor.consoleReconcileInterval
         try readRPCOptions(reader)
         try readFakeOptions(reader)
+        try readDeployOptions(reader)
     }
 }
 

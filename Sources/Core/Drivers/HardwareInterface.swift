@@ -80,16 +80,36 @@ extension DeployInterface {
     public static var kind: InterfaceKind { .deploy }
 }
 
+/// Why a node boots the deploy ramdisk; the boot interface passes the matching kernel
+/// parameters (inspection adds `ipa-inspection-callback-url`).
+public enum RamdiskPurpose: String, Sendable, Hashable, Codable, CaseIterable {
+    case deploy, clean, inspect, rescue, service
+}
+
 /// Prepares the boot of ramdisks and instances.
+///
+/// The boot interface writes what the machine's firmware fetches (boot scripts, kernel and
+/// ramdisk); the conductor then sets the boot device and powers the machine.
 public protocol BootInterface: HardwareInterface {
+    /// Makes the node's next network boot load the deploy ramdisk for `purpose`.
+    func prepareRamdisk(_ task: NodeTask, purpose: RamdiskPurpose) async throws
+    /// Removes what `prepareRamdisk` wrote.
+    func cleanUpRamdisk(_ task: NodeTask) async throws
+    /// Makes the node boot its deployed instance (for whole-disk images: from its disk).
     func prepareInstance(_ task: NodeTask) async throws
+    /// Removes what `prepareInstance` wrote.
     func cleanUpInstance(_ task: NodeTask) async throws
+    /// The boot device the ramdisk boots from (`pxe` for network boot).
+    var ramdiskBootDevice: BootDevice { get }
 }
 
 extension BootInterface {
     public static var kind: InterfaceKind { .boot }
+    public func prepareRamdisk(_ task: NodeTask, purpose: RamdiskPurpose) async throws {}
+    public func cleanUpRamdisk(_ task: NodeTask) async throws {}
     public func prepareInstance(_ task: NodeTask) async throws {}
     public func cleanUpInstance(_ task: NodeTask) async throws {}
+    public var ramdiskBootDevice: BootDevice { .pxe }
 }
 
 /// How a client reaches a node's serial console.

@@ -13,6 +13,7 @@ public final class NodeTask: Sendable {
     /// Logger with the node's UUID in its metadata.
     public let logger: Logger
     private let state: Mutex<Node>
+    private let portState = Mutex<[NodePort]>([])
 
     /// Creates a task for `node`.
     public init(node: Node, conductor: String, isShared: Bool, logger: Logger) {
@@ -26,6 +27,15 @@ public final class NodeTask: Sendable {
 
     /// The node as the task currently sees it.
     public var node: Node { state.withLock { $0 } }
+
+    /// The node's ports, as the conductor loaded them for work that needs them (boot
+    /// configuration by MAC, inspection); empty otherwise.
+    public var ports: [NodePort] { portState.withLock { $0 } }
+
+    /// Sets the ports the task's work sees.
+    public func setPorts(_ ports: [NodePort]) {
+        portState.withLock { $0 = ports }
+    }
 
     /// Changes the node in memory; the conductor persists it.
     public func updateNode(_ body: (inout Node) -> Void) {

@@ -85,3 +85,12 @@ extension ConductorMethod where Params == PortgroupRequest, Result == RPCVoid {
 extension ConductorMethod where Params == VendorPassthruRequest, Result == VendorPassthruReply {
     static var vendorPassthru: Self { .init("vendor_passthru") { try await $0.vendorPassthru($1) } }
 }
+extension ConductorMethod where Params == NodeRequest, Result == Node {
+    static var getNodeWithToken: Self { .init("get_node_with_token") { try await $0.getNodeWithToken($1) } }
+}
+extension ConductorMethod where Params == HeartbeatRequest, Result == RPCVoid {
+    static var heartbeat: Self { .init("heartbeat") { try await $0.heartbeat($1); return RPCVoid() } }
+}
+extension ConductorMethod where Params == ContinueInspectionRequest, Result == Node {
+    static var continueInspection: Self { .init("continue_inspection") { try await $0.continueInspection($1) } }
+}

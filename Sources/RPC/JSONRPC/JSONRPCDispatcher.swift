@@ -43,6 +43,9 @@ public struct JSONRPCDispatcher: Sendable {
         add(.updatePortgroup)
         add(.destroyPortgroup)
         add(.vendorPassthru)
+        add(.getNodeWithToken)
+        add(.heartbeat)
+        add(.continueInspection)
         self.handlers = handlers
     }
 

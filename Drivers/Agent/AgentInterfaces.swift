@@ -1,0 +1,43 @@
+import Core
+import GenericInterfaces
+import Logging
+
+/// The interfaces that provision through the ironic-python-agent ramdisk, built once per
+/// service over `[deploy]` settings.
+///
+/// ```swift
+/// let agent = AgentInterfaces(settings: config.deploy, logger: logger)
+/// var catalog = InterfaceCatalog()
+/// agent.entryPoints.register(in: &catalog)   // deploy "direct", boot "ipxe"/"pxe", inspect "agent"
+/// ```
+public struct AgentInterfaces: Sendable {
+    /// `direct` deploy.
+    public let direct: DirectDeploy
+    /// `ipxe` boot.
+    public let ipxe: IPXEBoot
+    /// `pxe` boot.
+    public let pxe: PXEBoot
+    /// `agent` inspect.
+    public let inspect: AgentInspect
+
+    /// Creates the implementations.
+    public init(settings: DeployConfig = DeployConfig(), logger: Logger = Logger(label: "ironic.agent")) {
+        let client = AgentClient(timeout: settings.agentCommandTimeout, logger: logger)
+        direct = DirectDeploy(settings: settings, client: client)
+        ipxe = IPXEBoot(settings: settings)
+        pxe = PXEBoot(settings: settings)
+        inspect = AgentInspect(settings: settings)
+    }
+
+    /// These implementations under their own names.
+    public var entryPoints: DriverEntryPoints {
+        DriverEntryPoints(interfaces: [direct, ipxe, pxe, inspect])
+    }
+}
+
+extension DriverEntryPoints {
+    /// The agent-driven interfaces.
+    public static func agent(_ interfaces: AgentInterfaces) -> DriverEntryPoints {
+        interfaces.entryPoints
+    }
+}

@@ -1,0 +1,82 @@
+import Core
+import Foundation
+
+/// `dnsmasq`: host and option files for a dnsmasq started with
+/// `--dhcp-hostsdir=<[dnsmasq] dhcp_hostsdir>` and `--dhcp-optsdir=<[dnsmasq] dhcp_optsdir>`
+/// (and `--dhcp-match=set:ipxe,175`, so iPXE's own requests carry the `ipxe` tag).
+///
+/// For a node it writes, as Ironic's provider does:
+///
+/// - `dhcp_hostsdir/ironic-<mac>.conf`, one per pxe-enabled MAC: `<mac>,set:<tag>,set:ironic`;
+/// - `dhcp_optsdir/ironic-<node uuid>.conf`: the boot file for requests carrying `<tag>`:
+///   iPXE clients get `http_url/boot.ipxe`, plain PXE ROMs get iPXE (`undionly.kpxe`, or
+///   `snponly.efi` for a node whose `boot_mode` is `uefi`) from dnsmasq's TFTP server; for
+///   pxelinux, `lpxelinux.0` with option 210 (path prefix) set to `http_url/`.
+///
+/// `<tag>` is a fresh UUID kept in `driver_internal_info.dnsmasq_tag` until clean-up. dnsmasq
+/// reads new and changed files in both directories by itself; it forgets removed entries only
+/// on SIGHUP, which is harmless here: the tag of a cleaned-up node's options is no longer
+/// set by any host file that dnsmasq reads again, and a stale answer leads to a `boot.ipxe`
+/// that finds no script and hands over to the next boot device.
+public struct DnsmasqDHCPProvider: DHCPProvider {
+    public let name = "dnsmasq"
+    /// `[dnsmasq] dhcp_hostsdir`.
+    public let hostsDirectory: String
+    /// `[dnsmasq] dhcp_optsdir`.
+    public let optionsDirectory: String
+    let files: BootFiles
+
+    /// The provider over `[dnsmasq]` and `[deploy]` settings.
+    public init(settings: DeployConfig) {
+        hostsDirectory = settings.dnsmasqHostsDirectory
+        optionsDirectory = settings.dnsmasqOptionsDirectory
+        files = BootFiles(settings: settings)
+    }
+
+    /// `dhcp_hostsdir/ironic-<mac>.conf`.
+    public func hostFile(_ mac: String) -> String { "\(hostsDirectory)/ironic-\(mac.lowercased()).conf" }
+    /// `dhcp_optsdir/ironic-<node uuid>.conf`.
+    public func optionsFile(_ nodeUUID: String) -> String { "\(optionsDirectory)/ironic-\(nodeUUID).conf" }
+
+    public func update(_ task: NodeTask, loader: NetworkBootLoader) async throws {
+        let node = task.node
+        let tag: String
+        if let existing = node.driverInternalInfo["dnsmasq_tag"]?.stringValue, !existing.isEmpty {
+            tag = existing
+        } else {
+            tag = UUID().uuidString.lowercased()
+            task.updateNode { $0.driverInternalInfo["dnsmasq_tag"] = .string(tag) }
+        }
+        let options = Self.options(tag: tag, loader: loader, bootScriptURL: files.bootScriptURL, baseURL: files.baseURL, uefi: node.bootMode == "uefi")
+        // Options first: a host entry must never set a tag whose options dnsmasq lacks.
+        try BootFiles.write(options.joined(separator: "\n") + "\n", to: optionsFile(node.uuid))
+        for mac in pxeMACs(task.ports) {
+            try BootFiles.write("\(mac),set:\(tag),set:ironic\n", to: hostFile(mac))
+        }
+        task.logger.debug("dnsmasq host entries written", metadata: ["tag": "\(tag)", "macs": "\(pxeMACs(task.ports))"])
+    }
+
+    public func clean(_ task: NodeTask) async throws {
+        for mac in pxeMACs(task.ports) {
+            try BootFiles.remove(hostFile(mac))
+        }
+        try BootFiles.remove(optionsFile(task.node.uuid))
+        task.updateNode { $0.driverInternalInfo["dnsmasq_tag"] = nil }
+    }
+
+    /// The `--dhcp-optsdir` lines for one node: `tag:<tag>[,tag:...],<option>,<value>`.
+    static func options(tag: String, loader: NetworkBootLoader, bootScriptURL: String, baseURL: String, uefi: Bool) -> [String] {
+        switch loader {
+        case .ipxe:
+            [
+                "tag:\(tag),tag:!ipxe,67,\(uefi ? "snponly.efi" : "undionly.kpxe")",
+                "tag:\(tag),tag:ipxe,67,\(bootScriptURL)",
+            ]
+        case .pxelinux:
+            [
+                "tag:\(tag),67,lpxelinux.0",
+                "tag:\(tag),210,\(baseURL)/",
+            ]
+        }
+    }
+}

@@ -1,0 +1,134 @@
+import Foundation
+
+/// One deploy or clean step as Ironic lists it: `{"interface": "deploy", "step":
+/// "write_image", "priority": 80, "args": {}}`.
+public struct ProvisionStep: Sendable, Hashable, Codable {
+    /// The interface kind that runs it (`deploy`, `management`, ...); for agent steps the
+    /// interface the agent reported (`deploy`, `raid`, ...).
+    public var interface: String
+    /// The step's name.
+    public var step: String
+    /// Higher runs first; 0 disables a step in automated runs.
+    public var priority: Int
+    /// Arguments.
+    public var args: [String: JSONValue]
+    /// Whether the step runs in the ramdisk agent rather than in the conductor.
+    public var inAgent: Bool
+
+    /// Creates a step.
+    public init(interface: String, step: String, priority: Int, args: [String: JSONValue] = [:], inAgent: Bool = false) {
+        self.interface = interface
+        self.step = step
+        self.priority = priority
+        self.args = args
+        self.inAgent = inAgent
+    }
+
+    /// `interface.step`, as Ironic names steps in messages.
+    public var qualifiedName: String { "\(interface).\(step)" }
+
+    /// The wire form kept in `deploy_step`/`clean_step`.
+    public var json: [String: JSONValue] {
+        ["interface": .string(interface), "step": .string(step), "priority": .int(priority), "args": .object(args)]
+    }
+
+    /// Reads the wire form; nil when `interface` or `step` is missing.
+    public init?(json: [String: JSONValue], inAgent: Bool = false) {
+        guard let interface = json["interface"]?.stringValue, let step = json["step"]?.stringValue else { return nil }
+        self.init(
+            interface: interface, step: step, priority: json["priority"]?.intValue ?? 0,
+            args: json["args"]?.objectValue ?? [:], inAgent: inAgent || (json["in_agent"]?.boolValue ?? false))
+    }
+
+    /// The form stored in `driver_internal_info` (the wire form plus `in_agent`).
+    public var storedJSON: JSONValue {
+        var object = json
+        object["in_agent"] = .bool(inAgent)
+        return .object(object)
+    }
+}
+
+/// The state of one command the ramdisk agent ran, as its `GET /v1/commands/` reports it.
+public struct AgentCommandStatus: Sendable, Hashable {
+    /// IPA's command statuses.
+    public enum Status: String, Sendable, Hashable {
+        case running = "RUNNING", succeeded = "SUCCEEDED", failed = "FAILED", verifying = "VERIFYING"
+    }
+
+    /// The command's name without its extension (`prepare_image`, `execute_clean_step`).
+    public var name: String
+    public var status: Status
+    /// The agent's error, as text, when it failed.
+    public var error: String?
+    /// `command_result`.
+    public var result: JSONValue?
+
+    /// Creates a status.
+    public init(name: String, status: Status, error: String? = nil, result: JSONValue? = nil) {
+        self.name = name
+        self.status = status
+        self.error = error
+        self.result = result
+    }
+}
+
+/// Talks to the ramdisk agent of a task's node, at `driver_internal_info.agent_url` with its
+/// agent token.
+public protocol RamdiskAgentClient: Sendable {
+    /// Runs `extension.command` with `params`; with `wait` it returns once the command ended.
+    func run(_ command: String, params: [String: JSONValue], wait: Bool, task: NodeTask) async throws -> AgentCommandStatus
+    /// Every command the agent ran since it booted, oldest first.
+    func commands(_ task: NodeTask) async throws -> [AgentCommandStatus]
+}
+
+/// A deploy interface whose work runs in the ramdisk agent, step by step, moved on by the
+/// agent's heartbeats (Ironic's `AgentDeploy`). The conductor keeps the step list and calls
+/// back into the interface to run each step; a step that starts an agent command returns
+/// `.wait` and the conductor polls the agent on the next heartbeat.
+public protocol AgentDeployInterface: DeployInterface {
+    /// The client for the node's agent.
+    var agent: any RamdiskAgentClient { get }
+    /// The interface's own deploy steps with their default priorities.
+    func deploySteps(_ task: NodeTask) -> [ProvisionStep]
+    /// Runs one of `deploySteps` (or an agent step); `.wait` when it continues in the agent.
+    func executeDeployStep(_ step: ProvisionStep, task: NodeTask, driver: ComposedDriver) async throws -> DriverStepResult
+    /// The priorities configuration gives agent clean steps (`erase_devices` → 0, ...).
+    func cleanStepPriorityOverrides() -> [String: Int]
+}
+
+/// The node and its ports as the ramdisk agent sees them in command parameters: no secrets
+/// (no agent token, config drive, rescue password or BMC credentials).
+public enum AgentView {
+    /// The node.
+    public static func node(_ node: Node) -> JSONValue {
+        var internalInfo = node.driverInternalInfo
+        internalInfo["agent_secret_token"] = nil
+        var instanceInfo = node.instanceInfo
+        if instanceInfo["configdrive"] != nil { instanceInfo["configdrive"] = "******" }
+        instanceInfo["rescue_password"] = nil
+        var driverInfo = node.driverInfo
+        for key in driverInfo.keys where key.hasSuffix("password") || key.hasSuffix("_key") { driverInfo[key] = "******" }
+        return .object([
+            "uuid": .string(node.uuid), "name": node.name.map(JSONValue.string) ?? .null,
+            "properties": .object(node.properties), "instance_info": .object(instanceInfo),
+            "driver_info": .object(driverInfo), "driver_internal_info": .object(internalInfo),
+            "provision_state": .string(node.provisionState.rawValue), "clean_step": .object(node.cleanStep),
+            "deploy_step": .object(node.deployStep), "target_raid_config": .object(node.targetRAIDConfig),
+        ])
+    }
+
+    /// The ports.
+    public static func ports(_ ports: [NodePort]) -> JSONValue {
+        .array(ports.map { port in
+            .object([
+                "uuid": .string(port.uuid), "address": .string(port.address), "node_uuid": .string(port.nodeUUID),
+                "pxe_enabled": .bool(port.pxeEnabled), "local_link_connection": .object(port.localLinkConnection),
+                "physical_network": port.physicalNetwork.map(JSONValue.string) ?? .null,
+            ])
+        })
+    }
+}
+
+/// An inspect interface whose inspection runs in the ramdisk agent: the conductor boots the
+/// ramdisk, which posts its inventory to `/v1/continue_inspection`.
+public protocol RamdiskInspectInterface: InspectInterface {}

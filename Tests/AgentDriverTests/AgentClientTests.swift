@@ -1,0 +1,6 @@
+import AgentDrivers
+import Core
+import Testing
+
+@Suite struct AgentClientTests {
+}
