@@ -80,13 +80,14 @@ public struct AgentClient: RamdiskAgentClient {
             request.body = .bytes(ByteBuffer(bytes: Array(body.serialized().utf8)))
         }
         let client = try makeClient(caPEM: info["agent_verify_ca"]?.stringValue)
-        defer { if client !== HTTPClient.shared { try? client.syncShutdown() } }
         let response: HTTPClientResponse
         let bytes: ByteBuffer
         do {
             response = try await client.execute(request, timeout: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000))
             bytes = try await response.body.collect(upTo: 16 * 1024 * 1024)
+            if client !== HTTPClient.shared { try? await client.shutdown() }
         } catch {
+            if client !== HTTPClient.shared { try? await client.shutdown() }
             throw AgentError.unreachable("Failed to connect to the agent running on node \(task.node.uuid) for invoking command \(body?.objectValue?["name"]?.stringValue ?? path). Error: \(error)")
         }
         let text = String(buffer: bytes)

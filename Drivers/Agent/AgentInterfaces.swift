@@ -23,8 +23,9 @@ public struct AgentInterfaces: Sendable {
     /// Creates the implementations.
     public init(settings: DeployConfig = DeployConfig(), logger: Logger = Logger(label: "ironic.agent")) {
         let client = AgentClient(timeout: settings.agentCommandTimeout, logger: logger)
-        direct = DirectDeploy(settings: settings, client: client)
-        ipxe = IPXEBoot(settings: settings)
+        let images = ImageCache(settings: settings, logger: logger)
+        direct = DirectDeploy(settings: settings, client: client, images: images)
+        ipxe = IPXEBoot(settings: settings, images: images)
         pxe = PXEBoot(settings: settings)
         inspect = AgentInspect(settings: settings)
     }

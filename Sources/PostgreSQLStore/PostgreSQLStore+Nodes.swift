@@ -85,7 +85,7 @@ extension PostgreSQLStore {
     public func deleteNode(uuid: String) async throws {
         try await transaction { tx in
             // Ports first: they may reference the node's portgroups.
-            for table in ["ports", "portgroups", "node_history"] {
+            for table in ["ports", "portgroups", "node_history", "node_inventory"] {
                 var delete = SQLStatement("DELETE FROM \(table) WHERE node_uuid = ")
                 delete.bind(.text(uuid))
                 try await tx.run(delete)

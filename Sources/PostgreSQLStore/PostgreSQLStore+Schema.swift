@@ -11,7 +11,7 @@ extension PostgreSQLStore {
     /// Every schema change, in order. Migrations are append-only: a released one never changes,
     /// a new version adds `"v2"`, `"v3"`, ... The schema version is the number applied, recorded
     /// in `schema_migrations`.
-    static let migrations: [Migration] = [PostgreSQLSchemaV1.migration]
+    static let migrations: [Migration] = [PostgreSQLSchemaV1.migration, PostgreSQLSchemaV2.migration]
 
     /// The advisory lock key `upgrade()` holds for its transaction ("ironicdb" in ASCII). Advisory
     /// locks are per database, so other databases on the server are not affected.

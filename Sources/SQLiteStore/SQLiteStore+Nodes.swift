@@ -96,6 +96,7 @@ extension SQLiteStore {
             try db.execute(sql: "DELETE FROM ports WHERE node_uuid = ?", arguments: [uuid])
             try db.execute(sql: "DELETE FROM portgroups WHERE node_uuid = ?", arguments: [uuid])
             try db.execute(sql: "DELETE FROM node_history WHERE node_uuid = ?", arguments: [uuid])
+            try db.execute(sql: "DELETE FROM node_inventory WHERE node_uuid = ?", arguments: [uuid])
             try db.execute(sql: "DELETE FROM nodes WHERE uuid = ?", arguments: [uuid])
             // Nothing was deleted if the node is missing, so the transaction may commit either way.
             if db.changesCount == 0 { throw IronicError.nodeNotFound(uuid) }

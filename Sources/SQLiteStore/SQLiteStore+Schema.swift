@@ -145,6 +145,18 @@ extension SQLiteStore {
                 CREATE INDEX node_history_node_uuid_idx ON node_history(node_uuid, id);
                 """)
         }
+        migrator.registerMigration("v2") { db in
+            try db.execute(sql: """
+                CREATE TABLE node_inventory (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    node_uuid TEXT NOT NULL REFERENCES nodes(uuid) ON DELETE CASCADE,
+                    inventory TEXT NOT NULL,
+                    plugin_data TEXT NOT NULL,
+                    created_at INTEGER NOT NULL
+                );
+                CREATE UNIQUE INDEX uniq_node_inventory0node_uuid ON node_inventory(node_uuid);
+                """)
+        }
         return migrator
     }()
 }

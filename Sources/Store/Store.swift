@@ -101,6 +101,14 @@ public protocol Store: Sendable {
     func history(nodeUUID: String, page: PageQuery) async throws -> [NodeHistoryEvent]
     /// One history entry of a node. Throws `NodeHistoryNotFound`.
     func historyEvent(nodeUUID: String, uuid: String) async throws -> NodeHistoryEvent
+
+    // MARK: Node inventory
+
+    /// Stores what an inspecting ramdisk reported about a node, replacing any earlier report.
+    /// Throws `NodeNotFound` for an unknown node.
+    func saveInventory(nodeUUID: String, inventory: JSONValue, pluginData: JSONValue) async throws
+    /// The last inspection report of a node. Throws `NodeInventoryNotFound`.
+    func inventory(nodeUUID: String) async throws -> NodeInventory
 }
 
 /// Sort order of a list.

@@ -29,7 +29,7 @@ struct StoreSelectionTests {
         config.database.connection = "sqlite://"
         let sqlite = try ServiceFactory.makeStore(config)
         #expect(String(describing: type(of: sqlite)) == "SQLiteStore")
-        #expect(try await sqlite.upgrade() == 1)
+        #expect(try await sqlite.upgrade() == 2)
 
         // Opening a PostgreSQL store connects to nothing yet.
         config.database.connection = "postgresql+psycopg2://ironic:pw@127.0.0.1:5432/ironic?sslmode=disable"

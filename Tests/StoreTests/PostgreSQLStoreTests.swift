@@ -54,14 +54,14 @@ struct PostgreSQLStoreTests {
                     for store in stores { group.addTask { try await store.upgrade() } }
                     return try await group.reduce(into: []) { $0.append($1) }
                 }
-                #expect(versions == Array(repeating: 1, count: stores.count))
+                #expect(versions == Array(repeating: 2, count: stores.count))
                 let recorded = try await Self.scalar(url, "SELECT count(*) FROM schema_migrations")
-                #expect(recorded == 1)
+                #expect(recorded == 2)
                 let tables = try await Self.scalar(
                     url, "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'")
-                #expect(tables == 7, "chassis, nodes, portgroups, ports, conductors, node_history, schema_migrations")
+                #expect(tables == 8, "chassis, nodes, portgroups, ports, conductors, node_history, node_inventory, schema_migrations")
                 for store in stores {
-                    #expect(try await store.schemaVersion() == 1)
+                    #expect(try await store.schemaVersion() == 2)
                     await store.shutdown()
                 }
             }
@@ -74,14 +74,14 @@ struct PostgreSQLStoreTests {
             #expect(try await store.schemaVersion() == 0)
             // Every query fails cleanly before the schema exists.
             await #expect(throws: IronicError.self) { try await store.nodes(NodeQuery()) }
-            #expect(try await store.upgrade() == 1)
-            #expect(try await store.upgrade() == 1)
+            #expect(try await store.upgrade() == 2)
+            #expect(try await store.upgrade() == 2)
             let node = try await store.createNode(StoreConformance.fullNode())
             await store.shutdown()
 
             // Another pool (another process) sees the same schema and data.
             let reopened = PostgreSQLTestServer.store(url)
-            #expect(try await reopened.schemaVersion() == 1)
+            #expect(try await reopened.schemaVersion() == 2)
             #expect(try await reopened.node(uuid: node.uuid) == node)
             await reopened.shutdown()
         }
@@ -92,7 +92,7 @@ struct PostgreSQLStoreTests {
         try await PostgreSQLTestServer.withDatabase { url in
             let store = PostgreSQLTestServer.store(url)
             let version = try await store.upgrade()
-            #expect(version == 1)
+            #expect(version == 2)
             await store.shutdown()
             let started = ContinuousClock.now
             await #expect(throws: IronicError.self) { try await store.schemaVersion() }

@@ -36,7 +36,7 @@ struct SQLiteStoreTests {
         let store = try SQLiteStore.inMemory()
         #expect(try await store.schemaVersion() == 0)
         let version = try await store.upgrade()
-        #expect(version == 1)
+        #expect(version == 2)
         #expect(try await store.upgrade() == version)
         #expect(try await store.schemaVersion() == version)
     }
@@ -73,7 +73,7 @@ struct SQLiteStoreTests {
             let store = try await Task.detached { try SQLiteStore(path: path) }.value
             #expect(ContinuousClock.now - started >= .seconds(held), "opened only once the lock was released")
             try await release.value
-            #expect(try await store.upgrade() == 1)
+            #expect(try await store.upgrade() == 2)
         }
     }
 
@@ -82,12 +82,12 @@ struct SQLiteStoreTests {
             let path = directory + "/a/b/ironic.sqlite"
             let store = try SQLiteStore(path: path)
             #expect(try await store.schemaVersion() == 0)
-            #expect(try await store.upgrade() == 1)
+            #expect(try await store.upgrade() == 2)
             let node = try await store.createNode(StoreConformance.fullNode())
             #expect(FileManager.default.fileExists(atPath: path))
 
             let reopened = try SQLiteStore(connection: "sqlite:///" + path)
-            #expect(try await reopened.schemaVersion() == 1)
+            #expect(try await reopened.schemaVersion() == 2)
             #expect(try await reopened.node(uuid: node.uuid) == node)
         }
     }

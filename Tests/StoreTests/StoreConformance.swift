@@ -792,6 +792,30 @@ enum StoreConformance {
         }
     }
 
+    // MARK: Inventory
+
+    /// One inspection report per node: the last one wins, it goes with its node, and an
+    /// unknown node is refused.
+    static func inventory(_ store: any Store) async throws {
+        let node = try await store.createNode(Self.node("inspected"))
+        await #expect(throws: IronicError.inventoryNotFound(node: node.uuid)) {
+            try await store.inventory(nodeUUID: node.uuid)
+        }
+        let first: JSONValue = ["cpu": ["count": 2, "architecture": "x86_64"], "memory": ["physical_mb": 2048]]
+        try await store.saveInventory(nodeUUID: node.uuid, inventory: first, pluginData: ["root_disk": "sda"])
+        let second: JSONValue = ["cpu": ["count": 4], "interfaces": [["mac_address": "52:54:00:12:34:56"]]]
+        try await store.saveInventory(nodeUUID: node.uuid, inventory: second, pluginData: [:])
+        let stored = try await store.inventory(nodeUUID: node.uuid)
+        #expect(stored.inventory == second && stored.pluginData == [:] && stored.nodeUUID == node.uuid)
+        await #expect(throws: IronicError.nodeNotFound("no-node")) {
+            try await store.saveInventory(nodeUUID: "no-node", inventory: first, pluginData: [:])
+        }
+        try await store.deleteNode(uuid: node.uuid)
+        await #expect(throws: IronicError.inventoryNotFound(node: node.uuid)) {
+            try await store.inventory(nodeUUID: node.uuid)
+        }
+    }
+
     // MARK: Schema
 
     /// `upgrade` is idempotent and reports the version that `schemaVersion` then reads.

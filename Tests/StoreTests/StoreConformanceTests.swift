@@ -64,6 +64,10 @@ struct StoreConformanceTests {
         try await backend.run(StoreConformance.history)
     }
 
+    @Test(arguments: Backend.enabled) func inventory(_ backend: Backend) async throws {
+        try await backend.run(StoreConformance.inventory)
+    }
+
     @Test(arguments: Backend.enabled) func sortKeys(_ backend: Backend) async throws {
         try await backend.run(StoreConformance.sortKeys)
     }

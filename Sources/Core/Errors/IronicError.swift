@@ -145,6 +145,11 @@ extension IronicError {
         .init(status: 404, code: "NodeHistoryNotFound", message: "Node history record \(id) could not be found.")
     }
 
+    /// 404, Ironic's `NodeInventoryNotFound`.
+    public static func inventoryNotFound(node: String) -> IronicError {
+        .init(status: 404, code: "NodeInventoryNotFound", message: "Node inventory for node \(node) could not be found.")
+    }
+
     /// 400, Ironic's `VifNotAttached`.
     public static func vifNotAttached(vif: String, node: String) -> IronicError {
         .init(status: 400, code: "VifNotAttached", message: "Unable to detach VIF \(vif) from node \(node) because it is not attached to it.")
