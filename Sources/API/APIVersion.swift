@@ -21,8 +21,10 @@ public enum APIVersion {
     /// The minor version a request asks for, from `OpenStack-API-Version: baremetal 1.x` or
     /// `X-OpenStack-Ironic-API-Version: 1.x` (`latest` allowed); 1.1 without either.
     ///
+    /// `ceiling` is the highest minor the route answers; `latest` still means `maximumMinor`.
+    ///
     /// - Throws: 406 for a malformed value, another major version, or a minor out of range.
-    public static func negotiate(_ headers: HTTPFields) throws(IronicError) -> Int {
+    public static func negotiate(_ headers: HTTPFields, ceiling: Int = maximumMinor) throws(IronicError) -> Int {
         var requested: String?
         for value in headers[values: standardHeader] {
             let parts = value.split(separator: " ", omittingEmptySubsequences: true)
@@ -39,7 +41,7 @@ public enum APIVersion {
             throw .notAcceptable(
                 "Mutually exclusive versions requested. Version \(major).\(minor) requested but not supported by this service. The supported version range is: [\(minimumString), \(maximumString)].")
         }
-        guard (minimumMinor...maximumMinor).contains(minor) else {
+        guard (minimumMinor...max(ceiling, maximumMinor)).contains(minor) else {
             throw .notAcceptable(
                 "Version 1.\(minor) was requested but the minor version is not supported by this service. The supported version range is: [\(minimumString), \(maximumString)].")
         }

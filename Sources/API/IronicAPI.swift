@@ -48,6 +48,8 @@ public struct IronicAPI: HTTPResponder, Sendable {
         registerChassisRoutes(&router)
         registerDriverRoutes(&router)
         registerConductorRoutes(&router)
+        registerRamdiskRoutes(&router)
+        registerNodeInventoryRoutes(&router)
     }
 
     public func respond(to request: Request, context: BasicRequestContext) async throws -> Response {
@@ -85,12 +87,12 @@ public struct IronicAPI: HTTPResponder, Sendable {
 
         versionHeaders[APIVersion.minimumHeader] = APIVersion.minimumString
         versionHeaders[APIVersion.maximumHeader] = APIVersion.maximumString
-        let minor = try APIVersion.negotiate(request.headers)
+        let (route, parameters) = try router.match(request.method, segments)
+        let minor = try APIVersion.negotiate(request.headers, ceiling: route.maximumMinor)
         versionHeaders[APIVersion.legacyHeader] = "1.\(minor)"
         versionHeaders[APIVersion.standardHeader] = "baremetal 1.\(minor)"
         versionHeaders[.vary] = "X-OpenStack-Ironic-API-Version, OpenStack-API-Version"
 
-        let (handler, parameters) = try router.match(request.method, segments)
         let body = try await readBody(request)
         var query: [String: String] = [:]
         for (key, value) in request.uri.queryParameters {
@@ -99,7 +101,7 @@ public struct IronicAPI: HTTPResponder, Sendable {
         let apiRequest = APIRequest(
             method: request.method, parameters: parameters, query: query, minor: minor, baseURL: baseURL,
             context: RPC.RequestContext(requestID: requestID), bodyBytes: body)
-        return try await handler(apiRequest)
+        return try await route.handler(apiRequest)
     }
 
     private func readBody(_ request: Request) async throws -> [UInt8] {

@@ -42,6 +42,7 @@ struct NodeRenderer: Sendable {
         switch field.name {
         case "driver_info": return .object(Secrets.mask(node.driverInfo))
         case "instance_info": return .object(Secrets.mask(node.instanceInfo))
+        case "driver_internal_info": return .object(Secrets.maskAgentToken(node.driverInternalInfo))
         case "conductor": return .optional(conductorFor(node))
         case "provision_state": return Self.provisionState(node.provisionState, request)
         default: return field.get(node)
@@ -56,6 +57,14 @@ enum Secrets {
     static func isSecret(_ key: String) -> Bool {
         let lower = key.lowercased()
         return markers.contains { lower.contains($0) }
+    }
+
+    /// `driver_internal_info` with the agent token hidden: only the ramdisk's first lookup sees it.
+    static func maskAgentToken(_ info: [String: JSONValue]) -> [String: JSONValue] {
+        guard let token = info["agent_secret_token"], !token.isNull else { return info }
+        var masked = info
+        masked["agent_secret_token"] = "******"
+        return masked
     }
 
     static func mask(_ dictionary: [String: JSONValue]) -> [String: JSONValue] {

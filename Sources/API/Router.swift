@@ -11,6 +11,9 @@ public struct APIRouter: Sendable {
     struct Route: Sendable {
         let method: HTTPRequest.Method
         let segments: [String]
+        /// The highest microversion this route answers (above `APIVersion.maximumMinor` only
+        /// for the ramdisk endpoints, which are complete up to their newest version).
+        let maximumMinor: Int
         let handler: APIHandler
     }
 
@@ -20,12 +23,17 @@ public struct APIRouter: Sendable {
     public init() {}
 
     /// Adds a route; `pattern` is relative to `/v1`, with `:name` parameters.
-    public mutating func add(_ method: HTTPRequest.Method, _ pattern: String, _ handler: @escaping APIHandler) {
-        routes.append(Route(method: method, segments: pattern.split(separator: "/").map(String.init), handler: handler))
+    public mutating func add(
+        _ method: HTTPRequest.Method, _ pattern: String, maximumMinor: Int = APIVersion.maximumMinor,
+        _ handler: @escaping APIHandler
+    ) {
+        routes.append(Route(
+            method: method, segments: pattern.split(separator: "/").map(String.init), maximumMinor: maximumMinor,
+            handler: handler))
     }
 
-    /// The handler and path parameters for a request path (segments after `/v1`).
-    func match(_ method: HTTPRequest.Method, _ segments: [String]) throws(IronicError) -> (APIHandler, [String: String]) {
+    /// The route and path parameters for a request path (segments after `/v1`).
+    func match(_ method: HTTPRequest.Method, _ segments: [String]) throws(IronicError) -> (Route, [String: String]) {
         var pathMatched = false
         for route in routes where route.segments.count == segments.count {
             var parameters: [String: String] = [:]
@@ -41,7 +49,7 @@ public struct APIRouter: Sendable {
             guard matches else { continue }
             pathMatched = true
             if route.method == method || (method == .head && route.method == .get) {
-                return (route.handler, parameters)
+                return (route, parameters)
             }
         }
         if pathMatched { throw .methodNotAllowed() }

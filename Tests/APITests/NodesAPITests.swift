@@ -171,7 +171,7 @@ struct NodesAPITests {
         ("{\"driver\": \"fake-hardware\", \"name\": \"has space\"}", 400),
         ("{\"driver\": \"fake-hardware\", \"extra\": []}", 400),
         ("{\"driver\": \"fake-hardware\", \"provision_state\": \"active\"}", 400),
-        ("{\"driver\": \"fake-hardware\", \"deploy_interface\": \"direct\"}", 400),
+        ("{\"driver\": \"fake-hardware\", \"deploy_interface\": \"anaconda\"}", 400),
         ("{\"driver\": \"nope\"}", 400),
         ("{\"driver\": \"fake-hardware\", \"chassis_uuid\": \"1be26c0b-03f2-4d2e-ae87-c02d7f33c123\"}", 400),
         ("{\"driver\": \"fake-hardware\", \"resource_class\": \"\(String(repeating: "x", count: 81))\"}", 400),

@@ -23,11 +23,11 @@ struct RegistryTests {
         let enabled = registration.interfaces.mapValues(\.enabled)
         #expect(enabled == [
             .bios: ["fake", "no-bios"],
-            .boot: ["fake"],
+            .boot: ["fake", "ipxe", "pxe"],
             .console: ["fake", "no-console"],
-            .deploy: ["fake"],
+            .deploy: ["fake", "direct"],
             .firmware: ["fake", "no-firmware"],
-            .inspect: ["fake", "no-inspect"],
+            .inspect: ["fake", "agent", "no-inspect"],
             .management: ["fake"],
             .network: ["noop"],
             .power: ["fake"],
@@ -158,7 +158,7 @@ struct RegistryTests {
     @Test("Configuration naming an unshipped interface, or none for a core kind, is refused")
     func badEnabledInterfaces() {
         let unknown = #expect(throws: IronicError.self) {
-            try ShippedHardware.registry(config: DriverConfig(enabledHardwareTypes: ["fake-hardware"], enabledInterfaces: [.boot: ["ipxe"]]))
+            try ShippedHardware.registry(config: DriverConfig(enabledHardwareTypes: ["fake-hardware"], enabledInterfaces: [.boot: ["redfish-virtual-media"]]))
         }
         #expect(unknown?.code == "InvalidParameterValue")
         let empty = #expect(throws: IronicError.self) {

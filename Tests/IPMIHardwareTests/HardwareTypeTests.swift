@@ -7,15 +7,15 @@ import Testing
 struct HardwareTypeTests {
     private let config = DriverConfig(enabledHardwareTypes: ["fake-hardware", "ipmi"])
 
-    @Test("An ipmi node's defaults: ipmi power, management and vendor; fake deploy and boot for now")
+    @Test("An ipmi node's defaults: ipmi power, management and vendor; direct deploy, ipxe boot, agent inspection")
     func defaults() throws {
         let registry = try ShippedHardware.registry(config: config, ipmi: IPMIInterfaces(client: MockBMC()))
         var node = Node(driver: "ipmi")
         try registry.resolveInterfaces(of: &node)
         #expect(
             node.interfaces == [
-                .bios: "no-bios", .boot: "fake", .console: "no-console", .deploy: "fake", .firmware: "no-firmware",
-                .inspect: "no-inspect", .management: "ipmi", .network: "noop", .power: "ipmi", .raid: "no-raid",
+                .bios: "no-bios", .boot: "ipxe", .console: "no-console", .deploy: "direct", .firmware: "no-firmware",
+                .inspect: "agent", .management: "ipmi", .network: "noop", .power: "ipmi", .raid: "no-raid",
                 .rescue: "no-rescue", .storage: "noop", .vendor: "ipmi",
             ])
         let driver = try registry.driver(for: node)
@@ -33,8 +33,8 @@ struct HardwareTypeTests {
         #expect(enabled[.management] == ["ipmi", "ipmitool"])
         #expect(enabled[.vendor] == ["ipmi", "ipmitool", "no-vendor"])
         #expect(enabled[.console] == ["no-console", "ipmi-proxy", "ipmitool-socat"])
-        #expect(enabled[.deploy] == ["fake"])
-        #expect(enabled[.boot] == ["fake"])
+        #expect(enabled[.deploy] == ["direct", "fake"])
+        #expect(enabled[.boot] == ["ipxe", "pxe", "fake"])
         #expect(HardwareType.ipmi.supported[.deploy]?.first == "autodetect")
         #expect(HardwareType.ipmi.supported[.boot] == ["ipxe", "pxe", "http-ipxe", "http", "fake"])
     }

@@ -92,6 +92,6 @@ struct JSONRPCDispatcherTests {
     }
 
     @Test func servesEveryConductorAPIMethod() {
-        #expect(dispatcher.methodNames.count == 26)
+        #expect(dispatcher.methodNames.count == 29)
     }
 }

@@ -49,7 +49,7 @@ struct SQLiteStoreTests {
                 for store in stores { group.addTask { try await store.upgrade() } }
                 return try await group.reduce(into: []) { $0.append($1) }
             }
-            #expect(versions == [1, 1, 1, 1])
+            #expect(versions == [2, 2, 2, 2])
         }
     }
 
@@ -96,7 +96,7 @@ struct SQLiteStoreTests {
         // In memory.
         for url in ["sqlite://", "sqlite:///:memory:", "sqlite://?timeout=5"] {
             let store = try SQLiteStore(connection: url)
-            #expect(try await store.upgrade() == 1, "\(url)")
+            #expect(try await store.upgrade() == 2, "\(url)")
         }
         try await withTemporaryDirectory { directory in
             // Absolute: four slashes.

@@ -61,14 +61,6 @@ public struct DeployConfig: Sendable, Hashable {
     public var deployLogsCollect = "on_failure"
     /// `[agent] deploy_logs_local_path`: where collected ramdisk logs go (default `var/deploy-logs`).
     public var deployLogsLocalPath = "var/deploy-logs"
-    /// `[api] restrict_lookup`: lookup answers only for nodes in states that expect a ramdisk
-    /// (default true).
-    public var restrictLookup = true
-    /// `[api] ramdisk_heartbeat_timeout`: heartbeat interval handed to the agent (default 300 s).
-    public var ramdiskHeartbeatTimeout = 300
-    /// `[api] enable_ramdisk_endpoints`: serve `/v1/lookup`, `/v1/heartbeat` and
-    /// `/v1/continue_inspection` (default true).
-    public var enableRamdiskEndpoints = true
     /// `[inspector] add_ports`: which inspected NICs become ports: `all`, `active`, `pxe`
     /// (default, the NIC the node booted from) or `disabled`.
     public var inspectorAddPorts = "pxe"
@@ -122,9 +114,6 @@ extension IronicConfig {
             d.deployLogsCollect = collect
         }
         d.deployLogsLocalPath = try reader.string("agent", "deploy_logs_local_path") ?? d.deployLogsLocalPath
-        d.restrictLookup = try reader.bool("api", "restrict_lookup") ?? d.restrictLookup
-        d.ramdiskHeartbeatTimeout = try reader.int("api", "ramdisk_heartbeat_timeout", range: 1...86_400) ?? d.ramdiskHeartbeatTimeout
-        d.enableRamdiskEndpoints = try reader.bool("api", "enable_ramdisk_endpoints") ?? d.enableRamdiskEndpoints
         if let ports = try reader.string("inspector", "add_ports") {
             guard ["all", "active", "pxe", "disabled"].contains(ports) else {
                 throw ConfigError(source: "[inspector] add_ports", message: "expected all, active, pxe or disabled, got '\(ports)'")

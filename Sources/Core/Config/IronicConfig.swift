@@ -76,6 +76,10 @@ public struct IronicConfig: Sendable, Hashable {
         api.port = try reader.int("api", "port", range: 1...65535) ?? api.port
         api.maxLimit = try reader.int("api", "max_limit", range: 1...100_000) ?? api.maxLimit
         api.publicEndpoint = try reader.string("api", "public_endpoint") ?? api.publicEndpoint
+        api.enableRamdiskEndpoints = try reader.bool("api", "enable_ramdisk_endpoints") ?? api.enableRamdiskEndpoints
+        api.restrictLookup = try reader.bool("api", "restrict_lookup") ?? api.restrictLookup
+        api.ramdiskHeartbeatTimeout =
+            try reader.int("api", "ramdisk_heartbeat_timeout", range: 1...86_400) ?? api.ramdiskHeartbeatTimeout
         api.maxRequestBodySize =
             try reader.int("oslo_middleware", "max_request_body_size", range: 1024...1_073_741_824) ?? api.maxRequestBodySize
         database.connection = try reader.string("database", "connection") ?? database.connection
@@ -133,6 +137,14 @@ public struct APIConfig: Sendable, Hashable {
     public var publicEndpoint: String?
     /// `[oslo_middleware] max_request_body_size` in bytes (default 114688, as in Ironic).
     public var maxRequestBodySize = 114_688
+    /// `enable_ramdisk_endpoints`: serve lookup, heartbeat and continue_inspection (default
+    /// true); when false they answer 403.
+    public var enableRamdiskEndpoints = true
+    /// `restrict_lookup`: lookups find only nodes in the states where a ramdisk is expected
+    /// (deploying, cleaning, inspecting, rescuing and their waits; default true).
+    public var restrictLookup = true
+    /// `ramdisk_heartbeat_timeout`: seconds between heartbeats the agent is told to keep (default 300).
+    public var ramdiskHeartbeatTimeout = 300
 }
 
 /// `[database]` options.
