@@ -1,0 +1,164 @@
+import Core
+import Foundation
+import IronicTesting
+import Testing
+
+/// The endpoints the deploy ramdisk calls, against a fake-hardware node with the real
+/// `direct` deploy and `ipxe` boot interfaces waiting for its ramdisk.
+@Suite("Ramdisk endpoints")
+struct RamdiskAPITests {
+    static let mac = "52:54:00:aa:bb:01"
+
+    /// A server whose boot files live in its own directory, and a node in `wait call-back`
+    /// with a port for `mac`.
+    static func waitingNode(configure: @escaping (inout IronicConfig) -> Void = { _ in }) async throws -> (TestServer, String) {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ironic-ramdisk-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        for name in ["kernel", "initramfs", "image.raw"] {
+            try Data("\(name) bytes".utf8).write(to: directory.appendingPathComponent(name))
+        }
+        let server = try await TestServer.start(directory: directory) { config in
+            config.deploy.httpRoot = directory.appendingPathComponent("httpboot").path
+            config.conductor.automatedClean = false
+            configure(&config)
+        }
+        let node = try await server.createNode([
+            "deploy_interface": "direct", "boot_interface": "ipxe",
+            "driver_info": [
+                "deploy_kernel": .string(directory.appendingPathComponent("kernel").path),
+                "deploy_ramdisk": .string(directory.appendingPathComponent("initramfs").path),
+            ],
+            "instance_info": [
+                "image_source": .string(directory.appendingPathComponent("image.raw").path),
+                "image_checksum": "0123456789abcdef0123456789abcdef",
+            ],
+        ])
+        let uuid = try #require(node["uuid"]?.stringValue)
+        let port = try await server.request("POST", "/v1/ports", json: ["node_uuid": .string(uuid), "address": .string(mac)])
+        #expect(port.status == 201, "\(port.text)")
+        try await server.provision(uuid, "manage")
+        try await server.provision(uuid, "provide")
+        let response = try await server.request("PUT", "/v1/nodes/\(uuid)/states/provision", json: ["target": "active"])
+        #expect(response.status == 202, "\(response.text)")
+        try await server.waitForNode(uuid) { $0["provision_state"] == "wait call-back" && $0["reservation"] == .null }
+        return (server, uuid)
+    }
+
+    @Test func lookupHandsOutTheTokenOnce() async throws {
+        let (server, uuid) = try await Self.waitingNode()
+        defer { Task { await server.stop() } }
+        let first = try await server.request("GET", "/v1/lookup?addresses=\(Self.mac.uppercased()),zz:not:a:mac", version: "1.68")
+        #expect(first.status == 200, "\(first.text)")
+        let document = try first.json()
+        #expect(document["node"]?["uuid"]?.stringValue == uuid)
+        #expect(Set(document["node"]?.objectValue?.keys.map { $0 } ?? []) == ["uuid", "properties", "instance_info", "driver_internal_info", "links"])
+        let token = try #require(document["config"]?["agent_token"]?.stringValue)
+        #expect(token.count >= 32 && token != "******")
+        #expect(document["config"]?["agent_token_required"] == true)
+        #expect(document["config"]?["heartbeat_timeout"] == 300)
+        #expect(document["node"]?["driver_internal_info"]?["agent_secret_token"]?.stringValue == token)
+
+        let second = try await server.request("GET", "/v1/lookup?node_uuid=\(uuid)", version: "1.68").json()
+        #expect(second["config"]?["agent_token"] == "******")
+        let shown = try await server.request("GET", "/v1/nodes/\(uuid)", version: "1.68").json()
+        #expect(shown["driver_internal_info"]?["agent_secret_token"] == "******", "the node API never shows the token")
+    }
+
+    @Test func lookupRefusals() async throws {
+        let (server, uuid) = try await Self.waitingNode()
+        defer { Task { await server.stop() } }
+        let unknown = try await server.request("GET", "/v1/lookup?addresses=52:54:00:00:00:99", version: "1.68")
+        #expect(unknown.status == 404)
+        #expect(try unknown.fault()["faultcode"] == "Client")
+        let old = try await server.request("GET", "/v1/lookup?addresses=\(Self.mac)", version: "1.21")
+        #expect(old.status == 404)
+        let empty = try await server.request("GET", "/v1/lookup", version: "1.68")
+        #expect(empty.status == 400)
+        #expect(try empty.faultString().contains("addresses"))
+        let badUUID = try await server.request("GET", "/v1/lookup?node_uuid=nope", version: "1.68")
+        #expect(badUUID.status == 400)
+        let tooNew = try await server.request("GET", "/v1/lookup?addresses=\(Self.mac)", version: "1.85")
+        #expect(tooNew.status == 406)
+
+        // A node that expects no ramdisk is not found, exactly like an unknown one.
+        let idle = try await server.createNode()
+        let idleUUID = try #require(idle["uuid"]?.stringValue)
+        let notWaiting = try await server.request("GET", "/v1/lookup?node_uuid=\(idleUUID)", version: "1.68")
+        #expect(notWaiting.status == 404)
+        #expect(try await server.request("GET", "/v1/lookup?node_uuid=\(uuid)", version: "1.84").status == 200)
+    }
+
+    @Test func heartbeatNeedsTheToken() async throws {
+        let (server, uuid) = try await Self.waitingNode()
+        defer { Task { await server.stop() } }
+        let token = try #require(
+            try await server.request("GET", "/v1/lookup?node_uuid=\(uuid)", version: "1.68").json()["config"]?["agent_token"]?.stringValue)
+        let before = try await server.request("GET", "/v1/nodes/\(uuid)", version: "1.68").json()
+
+        let missing = try await server.request(
+            "POST", "/v1/heartbeat/\(uuid)", json: ["callback_url": "http://127.0.0.1:9"], version: "1.68")
+        #expect(missing.status == 400)
+        #expect(try missing.faultString().contains("Agent token is required"))
+        let wrong = try await server.request(
+            "POST", "/v1/heartbeat/\(uuid)",
+            json: ["callback_url": "http://127.0.0.1:9", "agent_token": .string(String(token.reversed()))], version: "1.68")
+        #expect(wrong.status == 400)
+        #expect(try wrong.faultString().contains("Invalid or missing agent token"))
+        let badURL = try await server.request(
+            "POST", "/v1/heartbeat/\(uuid)", json: ["callback_url": "ftp://x", "agent_token": .string(token)], version: "1.68")
+        #expect(badURL.status == 400)
+        let unknownField = try await server.request(
+            "POST", "/v1/heartbeat/\(uuid)",
+            json: ["callback_url": "http://127.0.0.1:9", "agent_token": .string(token), "agent_status": "start"], version: "1.68")
+        #expect(unknownField.status == 400, "agent_status needs 1.72")
+        let after = try await server.request("GET", "/v1/nodes/\(uuid)", version: "1.68").json()
+        #expect(after["driver_internal_info"] == before["driver_internal_info"], "a refused heartbeat changes nothing")
+        #expect(after["provision_state"] == "wait call-back")
+        #expect(after["reservation"] == .null)
+
+        let old = try await server.request(
+            "POST", "/v1/heartbeat/\(uuid)", json: ["callback_url": "http://127.0.0.1:9", "agent_token": .string(token)], version: "1.21")
+        #expect(old.status == 404)
+    }
+
+    @Test func endpointsCanBeTurnedOff() async throws {
+        let (server, uuid) = try await Self.waitingNode { $0.api.enableRamdiskEndpoints = false }
+        defer { Task { await server.stop() } }
+        let lookup = try await server.request("GET", "/v1/lookup?node_uuid=\(uuid)", version: "1.68")
+        #expect(lookup.status == 403)
+        let heartbeat = try await server.request(
+            "POST", "/v1/heartbeat/\(uuid)", json: ["callback_url": "http://127.0.0.1:9", "agent_token": "x"], version: "1.68")
+        #expect(heartbeat.status == 403)
+    }
+
+    @Test func continueInspectionValidatesTheInventory() async throws {
+        let (server, _) = try await Self.waitingNode()
+        defer { Task { await server.stop() } }
+        let noInventory = try await server.request("POST", "/v1/continue_inspection", json: ["foo": 1], version: nil)
+        #expect(noInventory.status == 400)
+        let noInterfaces = try await server.request("POST", "/v1/continue_inspection", json: ["inventory": ["interfaces": []]], version: nil)
+        #expect(noInterfaces.status == 400)
+        let unknown = try await server.request(
+            "POST", "/v1/continue_inspection", json: ["inventory": ["interfaces": [["mac_address": "52:54:00:00:00:98"]]]], version: nil)
+        #expect(unknown.status == 404)
+        let midVersion = try await server.request(
+            "POST", "/v1/continue_inspection", json: ["inventory": ["interfaces": [["mac_address": .string(Self.mac)]]]],
+            version: "1.50")
+        #expect(midVersion.status == 404, "only 1.1 (ironic-inspector's shape) and 1.84 serve it")
+        let notInspecting = try await server.request(
+            "POST", "/v1/continue_inspection", json: ["inventory": ["interfaces": [["mac_address": .string(Self.mac)]]]],
+            version: nil)
+        #expect(notInspecting.status == 409, "\(notInspecting.text)")
+    }
+
+    @Test func inventoryNeedsItsMicroversion() async throws {
+        let server = try await TestServer.start()
+        defer { Task { await server.stop() } }
+        let node = try await server.createNode()
+        let uuid = try #require(node["uuid"]?.stringValue)
+        #expect(try await server.request("GET", "/v1/nodes/\(uuid)/inventory", version: "1.80").status == 404)
+        let none = try await server.request("GET", "/v1/nodes/\(uuid)/inventory", version: "1.81")
+        #expect(none.status == 404)
+        #expect(try none.fault()["faultstring"]?.stringValue?.contains("inventory") == true)
+    }
+}
