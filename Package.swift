@@ -269,6 +269,6 @@ let package = Package(
             dependencies: ["IronicTesting", "ConsoleProxy", "ConsoleProxyAPI", "Lab", "ChildProcesses", "Core", "Server"],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "APITests", dependencies: ["IronicTesting", "Server", "API", "Core", "Store", "SQLiteStore"], swiftSettings: swiftSettings),
+        .testTarget(name: "APITests", dependencies: ["IronicTesting", "Server", "API", "Core", "Store", "SQLiteStore", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"), .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
     ]
 )

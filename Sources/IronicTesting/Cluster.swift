@@ -98,6 +98,8 @@ public final class Cluster: IronicAPIClient, @unchecked Sendable {
             automated_clean = false
             node_locked_retry_attempts = 1
             graceful_shutdown_timeout = 10
+            [deploy]
+            http_server_host =
             \(config)
             """
         let apiPort = try Self.freePort()

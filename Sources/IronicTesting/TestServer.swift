@@ -37,6 +37,9 @@ public final class TestServer: Sendable {
         config.database.connection = "sqlite:///\(directory.path)/ironic.sqlite"
         config.conductor.heartbeatInterval = .seconds(1)
         config.conductor.nodeLockedRetryInterval = .milliseconds(100)
+        // Boot files stay in the test's directory; test servers share no boot file server port.
+        config.deploy.httpRoot = directory.appendingPathComponent("httpboot").path
+        config.deploy.httpServerHost = ""
         // The in-process console proxy on a free port: test servers run side by side.
         config.document.set("ipmiproxy", "port", "0")
         configure(&config)

@@ -78,7 +78,8 @@ public final class StandaloneServer: Sendable {
                     .init(service: PeriodicTasksService(conductor: conductor)),
                     .init(service: application),
                     .init(service: ConsoleReconcileService(conductor: conductor, interval: config.conductor.consoleReconcileInterval)),
-                ] + consoleProxy.services.map { .init(service: $0) },
+                ] + consoleProxy.services.map { .init(service: $0) }
+                    + (try BootFileServer.service(config.deploy, logger: logger)).map { [.init(service: $0)] }.orEmpty,
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
     }
@@ -100,6 +101,11 @@ public final class StandaloneServer: Sendable {
         for await port in listening.stream { return port }
         return 0
     }
+}
+
+extension Optional where Wrapped: Collection, Wrapped: ExpressibleByArrayLiteral {
+    /// The array, or an empty one.
+    var orEmpty: Wrapped { self ?? [] }
 }
 
 /// The conductor service after `start()` was already called: heartbeats until shutdown, then stops.

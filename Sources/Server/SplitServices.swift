@@ -44,7 +44,7 @@ public struct ConductorCommand: AsyncParsableCommand {
                     .init(service: PeriodicTasksService(conductor: conductor)),
                     .init(service: ConsoleReconcileService(conductor: conductor, interval: config.conductor.consoleReconcileInterval)),
                     .init(service: listener),
-                ],
+                ] + (try BootFileServer.service(config.deploy, logger: logger)).map { [.init(service: $0)] }.orEmpty,
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }

@@ -91,6 +91,8 @@ class IronicServer:
             "ipmi": {"min_command_interval": "0.05", "session_timeout": "2"},
             # The all-in-one's own console proxy on a free port (0), beside other servers.
             "ipmiproxy": {"port": "0"},
+            # Boot files in the work directory; no boot file server unless a test asks.
+            "deploy": {"http_root": str(self.config_file.parent / "httpboot"), "http_server_host": ""},
         }
         for section, values in self.options.items():
             sections.setdefault(section, {}).update(values)
