@@ -39,6 +39,8 @@ extension Lab {
         }
         var killed: [String] = []
         var survivors: [String] = []
+        // Machines the owner could not stop (it died): their QEMU is daemonized.
+        for server in state.servers where server.agentPort != nil { VirtualMachineFiles.stop(in: server.chassisDirectory) }
         for server in state.servers where server.isRunning {
             if POSIX.terminateForeign(server.pid, stillOurs: { server.isRunning }) {
                 killed.append(server.name)

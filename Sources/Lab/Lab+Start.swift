@@ -23,6 +23,7 @@ extension Lab {
         var guid = LabFiles.randomGUID()
         var launch: SimulatedServer.Launch
         var pid: pid_t = 0
+        var agentPort: Int?
     }
 
     /// Undo list for a start that fails half-way.
@@ -102,10 +103,20 @@ extension Lab {
                     emulationPath: emulation.path, stateDirectory: state,
                     logPath: node.appendingPathComponent("ipmi_sim.log").path, username: configuration.username,
                     spawner: spawner)
+                var agentPort: Int?
+                if let machines = configuration.machines {
+                    let (agentListener, port) = try POSIX.listenTCP(port: 0)
+                    close(agentListener)
+                    if !LabRegistry.reserve(port) { throw LabError.portInUse(port) }
+                    rollback.ports.append(port)
+                    try VirtualMachineFiles.install(
+                        in: chassis, name: name, macAddress: mac, agentPort: port, settings: machines)
+                    agentPort = port
+                }
                 plans.append(
                     Plan(
                         name: name, index: index, nodeDirectory: node, chassisDirectory: chassis,
-                        serialPort: serialPort, macAddress: mac, launch: launch))
+                        serialPort: serialPort, macAddress: mac, launch: launch, agentPort: agentPort))
                 hubPorts.append(
                     SerialHub.Port(
                         name: name, listener: listener, port: serialPort, chassisDirectory: chassis,
@@ -133,7 +144,7 @@ extension Lab {
                     LabState.Server(
                         name: $0.name, bmcPort: $0.bmcPort, serialPort: $0.serialPort, consolePort: $0.consolePort,
                         pid: $0.pid, macAddress: $0.macAddress, configPath: $0.launch.configPath,
-                        chassisDirectory: $0.chassisDirectory)
+                        chassisDirectory: $0.chassisDirectory, agentPort: $0.agentPort)
                 })
             let stateFile = try LabStateFile(directory: directory, state: state)
             let servers = plans.map {

@@ -119,6 +119,7 @@ public final class Lab: Sendable {
         guard first else { return }
         let pids = servers.map { $0.takePIDForShutdown() }.filter { $0 > 0 }
         POSIX.terminateChildren(pids)
+        for server in servers { VirtualMachineFiles.stop(in: server.chassisDirectory) }
         spawner.stop()
         hub.stop()
         stateFile.remove()

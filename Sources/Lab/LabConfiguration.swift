@@ -34,6 +34,8 @@ public struct LabConfiguration: Sendable {
     public var ipmiSimPath: String? = nil
     /// Keep the generated files and logs after `stop()` (for debugging).
     public var keepFiles: Bool = false
+    /// When set, every server is a QEMU machine that its BMC powers (see `VirtualMachineSettings`).
+    public var machines: VirtualMachineSettings? = nil
     /// Where the lab logs what it starts and stops.
     public var logger: Logger = Logger(label: "ironic.lab")
 

@@ -22,6 +22,10 @@ public enum LabError: Error, Sendable, Equatable, CustomStringConvertible {
     case noLab(directory: String)
     /// The lab in this directory belongs to this very process; stop it with `Lab.stop()`.
     case ownedByThisProcess
+    /// A program the lab's virtual machines need is not installed.
+    case missingTool(String)
+    /// A virtual machine's files could not be made.
+    case machineSetupFailed(String)
 
     /// A one-line explanation for logs and the CLI.
     public var description: String {
@@ -39,6 +43,8 @@ public enum LabError: Error, Sendable, Equatable, CustomStringConvertible {
         case .stateFile(let message): return "lab state file: \(message)"
         case .noLab(let directory): return "no lab in \(directory)"
         case .ownedByThisProcess: return "the lab belongs to this process; call Lab.stop()"
+        case .missingTool(let tool): return "\(tool) not found: install it (make deps)"
+        case .machineSetupFailed(let message): return "virtual machine setup failed: \(message)"
         }
     }
 }

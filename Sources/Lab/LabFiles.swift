@@ -105,12 +105,17 @@ enum LabFiles {
         put() { printf '%s\n' "$2" > "$dir/$1.tmp" && mv -f "$dir/$1.tmp" "$dir/$1"; }
         value() { v=$(cat "$dir/$1" 2>/dev/null); printf '%s' "${v:-$2}"; }
         booted() { n=$(value boots 0); put boots $((n + 1)); }
+        # A lab virtual machine (vm.sh beside these files): power is its QEMU process.
+        vm() { [ -x "$dir/vm.sh" ] && "$dir/vm.sh" "$@"; }
+        ismachine() { [ -x "$dir/vm.sh" ]; }
 
         case $op in
         get)
             for parm in "$@"; do
                 case $parm in
-                power) echo "power:$(value power 0)" ;;
+                power)
+                    if ismachine; then p=$(vm status); put power "$p"; echo "power:$p"; else echo "power:$(value power 0)"; fi
+                    ;;
                 boot) echo "boot:$(value boot default)" ;;
                 *) echo "cannot get $parm"; exit 1 ;;
                 esac
@@ -124,15 +129,22 @@ enum LabFiles {
                 power)
                     case $val in 0|1) ;; *) echo "bad power value $val"; exit 1 ;; esac
                     was=$(value power 0)
+                    if ismachine; then
+                        if [ "$val" = 1 ]; then vm start "$(value boot default)" || { echo "machine did not start"; exit 1; }
+                        else vm stop; fi
+                        was=$(vm status)
+                    fi
                     put power "$val"
                     if [ "$val" = 1 ] && [ "$was" != 1 ]; then booted; fi
                     ;;
                 reset)
                     if [ "$(value power 0)" = 1 ]; then booted; fi
+                    if ismachine && [ "$(vm status)" = 1 ]; then vm stop; vm start "$(value boot default)"; fi
                     ;;
                 shutdown)
                     # Soft power off (ACPI): the simulated OS shuts down at once.
                     put power 0
+                    if ismachine; then vm stop; fi
                     ;;
                 boot)
                     case $val in none|pxe|default|cdrom|bios) put boot "$val" ;; *) echo "bad boot device $val"; exit 1 ;; esac

@@ -30,6 +30,10 @@ public struct LabState: Codable, Sendable, Equatable {
         public var configPath: String
         /// Where the chassis-control script keeps `power`, `boot`, `boots` and `identify`.
         public var chassisDirectory: String
+        /// For a virtual machine: the loopback port forwarded to its agent's port 9999.
+        public var agentPort: Int?
+        /// For a virtual machine: the file its serial port writes to.
+        public var serialLog: String? { agentPort == nil ? nil : chassisDirectory + "/" + VirtualMachineFiles.serialLogName }
 
         /// Whether `pid` still runs ipmi_sim with this server's configuration.
         public var isRunning: Bool { POSIX.isIPMISim(pid, configPath: configPath) }

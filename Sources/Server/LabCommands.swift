@@ -75,6 +75,17 @@ public struct LabUpCommand: AsyncParsableCommand {
     @Flag(name: .customLong("enroll"), help: "Also enroll the servers as ipmi nodes once they are up (see `ironic lab enroll`).")
     var enroll = false
 
+    @Option(
+        name: .customLong("vms"),
+        help: "Start N QEMU/KVM virtual machines instead of simulated servers: the BMC powers them, they network-boot over iPXE.")
+    var vms: Int?
+
+    @Option(name: .customLong("boot-url"), help: "For --vms: the boot file the machines' DHCP hands out (the conductor's [deploy] http_url + /boot.ipxe).")
+    var bootURL: String = VirtualMachineSettings().bootURL
+
+    @Option(name: .customLong("vm-memory"), help: "For --vms: memory per machine in MiB.")
+    var vmMemory: Int = VirtualMachineSettings().memoryMiB
+
     @OptionGroup var api: LabAPIOptions
 
     /// Creates the command with its defaults (ArgumentParser fills in the options).
@@ -90,8 +101,17 @@ public struct LabUpCommand: AsyncParsableCommand {
         // Signals first: one arriving during the start stops the lab as soon as it is up.
         let signals = SignalWaiter(signals: [SIGINT, SIGTERM, SIGHUP])
         var configuration = LabConfiguration(
-            directory: location.url, count: nodes, basePort: basePort,
-            username: username, password: password, bootLog: !noBootLog)
+            directory: location.url, count: vms ?? nodes, basePort: basePort,
+            username: username, password: password, bootLog: !noBootLog && vms == nil)
+        if vms != nil {
+            var machines = VirtualMachineSettings()
+            machines.bootURL = bootURL
+            machines.memoryMiB = vmMemory
+            configuration.machines = machines
+            if VirtualMachineSettings.acceleration != "kvm" {
+                print("warning: /dev/kvm is not usable: the machines run under TCG (software emulation), many times slower")
+            }
+        }
         configuration.logger = Logger(label: "ironic.lab")
         let lab: Lab
         do {
@@ -234,6 +254,22 @@ public struct LabEnrollCommand: AsyncParsableCommand {
     }
 }
 
+extension LabEnrollment {
+    /// A server's driver_info: its BMC, and for a virtual machine the lab's deploy ramdisk
+    /// (`scripts/build-deploy-ramdisk.sh`) with the kernel parameters that let the agent be
+    /// reached through the port QEMU forwards.
+    func driverInfo(_ server: LabState.Server, _ state: LabState) -> [String: String] {
+        var info = state.driverInfo(for: server)
+        if let agentPort = server.agentPort {
+            info["deploy_kernel"] = deployImages.appendingPathComponent("ipa.kernel").path
+            info["deploy_ramdisk"] = deployImages.appendingPathComponent("ipa.initramfs").path
+            info["kernel_append_params"] =
+                "console=ttyS0 ipa-insecure=1 ipa-advertise-host=127.0.0.1 ipa-advertise-port=\(agentPort)"
+        }
+        return info
+    }
+}
+
 /// Where the Bare Metal API is, as the `baremetal` client takes it.
 public struct LabAPIOptions: ParsableArguments {
     @Option(name: .customLong("os-endpoint"), help: "The Bare Metal API endpoint.")
@@ -264,6 +300,8 @@ struct LabCommandError: Error, CustomStringConvertible {
 /// Enrolls lab servers through the REST API, skipping names that exist.
 struct LabEnrollment {
     var api: LabAPIOptions
+    /// Where the deploy ramdisk of lab virtual machines is (`var/images`).
+    var deployImages = URL(fileURLWithPath: "var/images", isDirectory: true).standardizedFileURL
 
     /// The microversion sent: names in node URLs need 1.5; 1.31 is old enough for any server.
     static let apiVersion = "1.31"
@@ -284,7 +322,7 @@ struct LabEnrollment {
             guard status == 404 else {
                 throw LabCommandError("GET /v1/nodes/\(server.name): HTTP \(status): \(String(decoding: existing, as: UTF8.self))")
             }
-            var node: [String: Any] = ["name": server.name, "driver": "ipmi", "driver_info": state.driverInfo(for: server)]
+            var node: [String: Any] = ["name": server.name, "driver": "ipmi", "driver_info": driverInfo(server, state)]
             if let resourceClass = api.resourceClass { node["resource_class"] = resourceClass }
             let body = try JSONSerialization.data(withJSONObject: node, options: [.sortedKeys])
             let (reply, createStatus) = try await send("POST", base.appendingPathComponent("v1/nodes"), body: body)
@@ -292,6 +330,13 @@ struct LabEnrollment {
                 throw LabCommandError("POST /v1/nodes for \(server.name): HTTP \(createStatus): \(String(decoding: reply, as: UTF8.self))")
             }
             let uuid = (try? JSONSerialization.jsonObject(with: reply) as? [String: Any])?["uuid"] as? String
+            if server.agentPort != nil, let uuid {
+                let port = try JSONSerialization.data(withJSONObject: ["node_uuid": uuid, "address": server.macAddress, "pxe_enabled": true])
+                let (portReply, portStatus) = try await send("POST", base.appendingPathComponent("v1/ports"), body: port)
+                guard portStatus == 201 else {
+                    throw LabCommandError("POST /v1/ports for \(server.name): HTTP \(portStatus): \(String(decoding: portReply, as: UTF8.self))")
+                }
+            }
             print("\(server.name): enrolled\(uuid.map { " as \($0)" } ?? "") (ipmi, 127.0.0.1:\(server.bmcPort))")
             created += 1
         }
@@ -423,6 +468,7 @@ extension LabUpCommand {
                          "--username", username, "--password", password]
         if let basePort { arguments += ["--base-port", String(basePort)] }
         if noBootLog { arguments.append("--no-boot-log") }
+        if let vms { arguments += ["--vms", String(vms), "--boot-url", bootURL, "--vm-memory", String(vmMemory)] }
         // setsid(1) gives the keeper a session of its own (no SIGHUP when this terminal goes);
         // it may fork to do so, so the keeper is recognised by the state it writes, not by PID.
         let launched = Date().addingTimeInterval(-1)
