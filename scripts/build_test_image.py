@@ -9,8 +9,9 @@ Layout:
                   a deploy can add a config-drive partition after it.
 
 The boot code (hand-assembled below, one instruction per line) initialises
-COM1 (0x3F8) to 115200 8N1, prints MARKER + CRLF to COM1 and through the BIOS
-teletype service (int 10h, AH=0Eh) to the screen, then halts for ever.
+COM1 (0x3F8) to 115200 8N1, prints MARKER + CRLF to COM1, then once more
+through the BIOS teletype service (int 10h, AH=0Eh) to the screen, then halts
+for ever.
 
 Standard library only. Usage: build_test_image.py OUTPUT.raw
 """
@@ -28,12 +29,12 @@ LOAD_ADDRESS = 0x7C00                            # where the BIOS loads sector 0
 
 # (offset, bytes, instruction) -- the offsets are checked below, so a change
 # that shifts the code and forgets a jump displacement fails loudly.
-MSG_OFFSET = 0x5B
+MSG_OFFSET = 0x65
 CODE = [
     # --- set up segments and a stack below the boot sector ---
     (0x00, "FA",       "cli                    ; no interrupts while SS:SP change"),
     (0x01, "31 C0",    "xor  ax, ax"),
-    (0x03, "8E D8",    "mov  ds, ax            ; DS = 0: the message is at 0000:7C5B"),
+    (0x03, "8E D8",    "mov  ds, ax            ; DS = 0: the message is at 0000:7C65"),
     (0x05, "8E D0",    "mov  ss, ax"),
     (0x07, "BC 00 7C", "mov  sp, 0x7C00        ; stack grows down from the boot sector"),
     (0x0A, "FB",       "sti"),
@@ -60,11 +61,15 @@ CODE = [
     (0x30, "BA FC 03", "mov  dx, 0x3FC         ; MCR"),
     (0x33, "B0 03",    "mov  al, 0x03"),
     (0x35, "EE",       "out  dx, al            ; DTR + RTS"),
-    # --- print the NUL-terminated message ---
-    (0x36, "BE 5B 7C", "mov  si, 0x7C5B        ; LOAD_ADDRESS + MSG_OFFSET"),
-    (0x39, "AC",       "next: lodsb            ; AL = [DS:SI], SI += 1"),
+    # --- the NUL-terminated message to COM1, polling the UART ---
+    # COM1 first and the screen in a second pass: firmware that mirrors the
+    # BIOS screen to the serial port (SeaBIOS does under -nographic, so do
+    # many servers' console redirection) would otherwise interleave the two
+    # copies character by character on the serial line.
+    (0x36, "BE 65 7C", "mov  si, 0x7C65        ; LOAD_ADDRESS + MSG_OFFSET"),
+    (0x39, "AC",       "next1: lodsb           ; AL = [DS:SI], SI += 1"),
     (0x3A, "84 C0",    "test al, al"),
-    (0x3C, "74 19",    "jz   done              ; 0x3E + 0x19 = 0x57"),
+    (0x3C, "74 12",    "jz   screen            ; 0x3E + 0x12 = 0x50"),
     (0x3E, "88 C3",    "mov  bl, al            ; keep the character"),
     (0x40, "BA FD 03", "mov  dx, 0x3FD         ; LSR"),
     (0x43, "EC",       "wait: in al, dx"),
@@ -73,14 +78,20 @@ CODE = [
     (0x48, "88 D8",    "mov  al, bl"),
     (0x4A, "BA F8 03", "mov  dx, 0x3F8         ; THR"),
     (0x4D, "EE",       "out  dx, al            ; the character to COM1"),
-    (0x4E, "B4 0E",    "mov  ah, 0x0E          ; BIOS teletype output, AL = character"),
-    (0x50, "BB 07 00", "mov  bx, 0x0007        ; page 0, light grey"),
-    (0x53, "CD 10",    "int  0x10              ; the character to the screen"),
-    (0x55, "EB E2",    "jmp  next              ; 0x57 - 0x1E = 0x39"),
+    (0x4E, "EB E9",    "jmp  next1             ; 0x50 - 0x17 = 0x39"),
+    # --- the message again, to the screen through the BIOS ---
+    (0x50, "BE 65 7C", "screen: mov si, 0x7C65"),
+    (0x53, "AC",       "next2: lodsb"),
+    (0x54, "84 C0",    "test al, al"),
+    (0x56, "74 09",    "jz   done              ; 0x58 + 0x09 = 0x61"),
+    (0x58, "B4 0E",    "mov  ah, 0x0E          ; BIOS teletype output, AL = character"),
+    (0x5A, "BB 07 00", "mov  bx, 0x0007        ; page 0, light grey"),
+    (0x5D, "CD 10",    "int  0x10              ; the character to the screen"),
+    (0x5F, "EB F2",    "jmp  next2             ; 0x61 - 0x0E = 0x53"),
     # --- stop ---
-    (0x57, "FA",       "done: cli"),
-    (0x58, "F4",       "hlt"),
-    (0x59, "EB FC",    "jmp  done              ; 0x5B - 4 = 0x57 (an NMI wakes hlt)"),
+    (0x61, "FA",       "done: cli"),
+    (0x62, "F4",       "hlt"),
+    (0x63, "EB FC",    "jmp  done              ; 0x65 - 4 = 0x61 (an NMI wakes hlt)"),
 ]
 
 
@@ -91,7 +102,9 @@ def boot_code():
             len(code), offset)
         code += bytes.fromhex(hexbytes)
     assert len(code) == MSG_OFFSET
-    assert struct.unpack_from("<H", code, 0x37)[0] == LOAD_ADDRESS + MSG_OFFSET
+    for mov_si in (0x36, 0x50):                  # both "mov si, imm16"
+        assert code[mov_si] == 0xBE
+        assert struct.unpack_from("<H", code, mov_si + 1)[0] == LOAD_ADDRESS + MSG_OFFSET
     code += MARKER + b"\r\n\x00"
     assert len(code) <= 440, "boot code overlaps the disk signature"
     return bytes(code)
