@@ -7,8 +7,11 @@
 #
 # The initramfs holds no distribution: its /init mounts the host's root, which
 # QEMU exports read-only over virtio-9p with the mount tag "hostroot"
-#   -fsdev local,id=hostroot,path=/,security_model=none,readonly=on
+#   -fsdev local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap
 #   -device virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot
+# (multidevs=remap is required: the host's / spans several file systems -
+# /proc, /sys, /dev, /run - whose inode numbers collide over 9p without it,
+# and the guest then loses the mounts init makes on those directories.)
 # puts a tmpfs overlay on it so the agent can write, brings up DHCP on every
 # NIC and runs OUTDIR/ipa-venv/bin/ironic-python-agent in a chroot of it. So
 # the agent sees the host's Python, its libraries and the disk tools installed
@@ -264,6 +267,10 @@ ip -4 -o addr show scope global | grep -q inet || echo "init: WARNING: no DHCP l
 for d in proc sys dev; do
     mount --move "/$d" "/newroot/$d" || fatal "cannot move /$d into the new root"
 done
+# Without multidevs=remap on the -fsdev, the host's /proc, /sys and /dev share
+# inode numbers over 9p and the mounts just moved silently disappear.
+[ -r /newroot/proc/cmdline ] \
+    || fatal "/proc vanished from the new root: add multidevs=remap to QEMU's -fsdev option"
 mkdir -p /newroot/dev/pts /newroot/dev/shm
 mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts /newroot/dev/pts
 mount -t tmpfs -o mode=1777 tmpfs /newroot/dev/shm
@@ -319,4 +326,4 @@ log "  kernel    $OUTDIR/ipa.kernel     $(du -h "$OUTDIR/ipa.kernel" | cut -f1) 
 log "  initramfs $OUTDIR/ipa.initramfs  $(du -h "$OUTDIR/ipa.initramfs" | cut -f1)"
 log "  venv      $VENV  $(du -sh "$VENV" | cut -f1)  ($("$VENV/bin/pip" show ironic-python-agent 2>/dev/null | awk '/^Version/{print "ironic-python-agent " $2}'))"
 log "boot with: -kernel ipa.kernel -initrd ipa.initramfs -append 'console=ttyS0 ipa-api-url=...'"
-log "           -fsdev local,id=hostroot,path=/,security_model=none,readonly=on -device virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot"
+log "           -fsdev local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap -device virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot"
