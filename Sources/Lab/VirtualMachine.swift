@@ -27,8 +27,9 @@ public struct VirtualMachineSettings: Sendable, Hashable {
 
     public init() {}
 
-    /// KVM when `/dev/kvm` is usable, else TCG (software emulation, many times slower).
-    public static var acceleration: String { access("/dev/kvm", R_OK | W_OK) == 0 ? "kvm" : "tcg" }
+    /// `kvm` when `/dev/kvm` is usable and a machine really runs under it, else `tcg`
+    /// (software emulation, many times slower). Probed once per process.
+    public static let acceleration: String = VirtualMachineFiles.kvmBootsAKernel() ? "kvm" : "tcg"
 }
 
 /// The files of one virtual machine, in its chassis directory.
@@ -90,13 +91,13 @@ enum VirtualMachineFiles {
                 order=c
                 [ "$2" = pxe ] && order=n
                 exec >>"$dir/qemu.log" 2>&1
-                '\#(qemu)' -name '\#(name)' -machine q35,accel=\#(acceleration) -m \#(settings.memoryMiB) -smp 1 \
+                '\#(qemu)' -name '\#(name)' -machine pc,accel=\#(acceleration) -m \#(settings.memoryMiB) -smp 1 \
                     -display none -monitor none -daemonize -pidfile "$pidfile" \
                     -chardev file,id=serial0,path="$dir/\#(serialLogName)",append=on -serial chardev:serial0 \
                     -drive file="$dir/\#(diskName)",format=qcow2,if=virtio,cache=unsafe \
                     -netdev user,id=net0,bootfile='\#(settings.bootURL)',hostfwd=tcp:127.0.0.1:\#(agentPort)-:9999 \
                     -device virtio-net-pci,netdev=net0,mac=\#(macAddress),bootindex=1 \
-                    -fsdev local,id=hostroot,path=/,security_model=none,readonly=on \
+                    -fsdev local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap \
                     -device virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot \
                     -boot order=$order
                 ;;
@@ -145,5 +146,25 @@ extension VirtualMachineFiles {
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+}
+
+extension VirtualMachineFiles {
+    /// Whether a Linux kernel starts under KVM: `/dev/kvm` can be present on a host whose
+    /// nested virtualisation hangs every guest (seen: SeaBIOS runs, then nothing), so the
+    /// host's kernel is booted for up to 10 s and must print its banner on the serial port.
+    static func kvmBootsAKernel() -> Bool {
+        guard access("/dev/kvm", R_OK | W_OK) == 0, let qemu = findExecutable("qemu-system-x86_64"),
+            let timeout = findExecutable("timeout"),
+            let kernel = (try? FileManager.default.contentsOfDirectory(atPath: "/boot"))?
+                .filter({ $0.hasPrefix("vmlinuz-") }).sorted().last.map({ "/boot/" + $0 })
+        else { return false }
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("ironic-kvm-probe-\(getpid()).log").path
+        defer { try? FileManager.default.removeItem(atPath: log) }
+        _ = run(timeout, [
+            "-s", "KILL", "10", qemu, "-machine", "pc,accel=kvm", "-m", "256", "-display", "none", "-monitor", "none", "-nodefaults",
+            "-no-reboot", "-serial", "file:\(log)", "-kernel", kernel, "-append", "console=ttyS0 earlyprintk=ttyS0 panic=-1",
+        ])
+        return (try? String(contentsOfFile: log, encoding: .utf8))?.contains("Linux version") == true
     }
 }
