@@ -21,7 +21,7 @@ public struct VirtualMachineSettings: Sendable, Hashable {
     /// Memory per machine; the deploy ramdisk's agent needs about 1 GiB.
     public var memoryMiB = 1536
     /// Size of each machine's disk.
-    public var diskMiB = 2048
+    public var diskMiB = 8192
     /// `qemu-system-x86_64`, found on PATH when nil.
     public var qemuPath: String?
 
