@@ -5,7 +5,7 @@ SWIFT ?= swift
 VENV ?= .venv
 CONFIG ?=
 
-.PHONY: run test build deps unit-test client-test bench clean postgres-up postgres-down
+.PHONY: run test build deps unit-test client-test test-images bench clean postgres-up postgres-down
 
 ## Install the Debian packages the build and tests need (only those missing).
 deps:
@@ -44,7 +44,14 @@ postgres-up:
 postgres-down:
 	@scripts/test-postgres.sh stop
 
-client-test:
+## The lab's deploy ramdisk (the unmodified ironic-python-agent from PyPI) and a whole-disk
+## test image, under var/images (docs/ramdisk.md). Needs root (sudo otherwise); only what
+## changed is rebuilt.
+test-images: deps
+	@if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO=sudo; fi; \
+	$$SUDO scripts/build-deploy-ramdisk.sh var/images && scripts/build-test-image.sh var/images
+
+client-test: test-images
 	$(SWIFT) build --product ironic
 	$(SWIFT) build --product ironic-api
 	$(SWIFT) build --product ironic-conductor

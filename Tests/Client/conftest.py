@@ -95,7 +95,9 @@ class IronicServer:
             "deploy": {"http_root": str(self.config_file.parent / "httpboot"), "http_server_host": ""},
         }
         for section, values in self.options.items():
-            sections.setdefault(section, {}).update(values)
+            # "{api_port}" in a value stands for this server's API port.
+            sections.setdefault(section, {}).update(
+                {key: value.replace("{api_port}", str(self.port)) for key, value in values.items()})
         self.config_file.write_text(render_ini(sections))
 
     def start(self) -> None:

@@ -1,0 +1,124 @@
+"""A real deploy: the unmodified `baremetal` CLI provisions a lab virtual machine.
+
+`ironic lab up --vms 1` starts a QEMU machine behind an ipmi_sim BMC; the
+conductor network-boots the deploy ramdisk (the unmodified ironic-python-agent
+from PyPI, see docs/ramdisk.md) on it over iPXE, the agent looks the node up,
+heartbeats, cleans and writes the test image, and the machine then boots that
+image from its disk and prints its marker on the serial port.
+
+The ramdisk and the test image come from `make test-images` (var/images).
+Where /dev/kvm cannot run a guest the machine runs under TCG; the lab says so.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import _free_loopback_port, _server_binary
+
+REPO = Path(__file__).resolve().parents[2]
+IMAGES = REPO / "var" / "images"
+MARKER = b"SWIFT-IRONIC-TEST-IMAGE-BOOTED"
+BOOT_PORT = _free_loopback_port()
+# One machine under TCG boots the ramdisk in about 80 s; every wait allows several times that.
+STEP_TIMEOUT = 900
+
+IRONIC_OPTIONS = {
+    "DEFAULT": {"enabled_hardware_types": "ipmi, fake-hardware"},
+    "conductor": {"automated_clean": "true", "deploy_callback_timeout": "900", "clean_callback_timeout": "900",
+                  "check_provision_state_interval": "10"},
+    "deploy": {"http_url": f"http://10.0.2.2:{BOOT_PORT}", "http_server_host": "127.0.0.1"},
+    "service_catalog": {"endpoint_override": "http://10.0.2.2:{api_port}"},
+}
+
+
+def _ironic(*args: str, timeout: float = 180) -> subprocess.CompletedProcess:
+    return subprocess.run([str(_server_binary()), *args], capture_output=True, text=True,
+                          stdin=subprocess.DEVNULL, timeout=timeout, cwd=REPO)
+
+
+@pytest.fixture(scope="module")
+def vm_lab(ironic_server, tmp_path_factory):
+    for name in ("ipa.kernel", "ipa.initramfs", "test-image.raw", "test-image.raw.sha256"):
+        assert (IMAGES / name).exists(), f"{IMAGES / name} missing: run `make test-images`"
+    directory = tmp_path_factory.mktemp("vmlab")
+    up = _ironic("lab", "up", "--vms", "1", "--directory", str(directory),
+                 "--boot-url", f"http://10.0.2.2:{BOOT_PORT}/boot.ipxe")
+    assert up.returncode == 0, f"lab up failed:\n{up.stdout}\n{up.stderr}"
+    print(up.stdout)
+    try:
+        enroll = _ironic("lab", "enroll", "--directory", str(directory), "--os-endpoint", ironic_server.endpoint)
+        assert enroll.returncode == 0, f"lab enroll failed:\n{enroll.stdout}\n{enroll.stderr}"
+        state = json.loads((directory / "lab.json").read_text())
+        yield directory, Path(state["servers"][0]["chassisDirectory"]) / "serial.log"
+    finally:
+        down = _ironic("lab", "down", "--directory", str(directory), timeout=90)
+        assert down.returncode == 0, f"lab down failed:\n{down.stdout}\n{down.stderr}"
+
+
+def _serial(log: Path) -> bytes:
+    return log.read_bytes() if log.exists() else b""
+
+
+def _history(cli, node: str) -> list[str]:
+    return [entry["event"] for entry in cli.json("node", "history", "list", node, "--long")]
+
+
+def test_manage_provide_deploy_boots_the_image_from_disk(cli, vm_lab):
+    _, serial = vm_lab
+    node = "lab-node-0"
+    shown = cli.json("node", "show", node)
+    assert shown["deploy_interface"] == "direct" and shown["boot_interface"] == "ipxe"
+
+    cli.run("node", "manage", node, "--wait", str(STEP_TIMEOUT), timeout=STEP_TIMEOUT + 60)
+    # provide cleans through the agent: the machine boots the ramdisk for the first time.
+    started = time.monotonic()
+    cli.run("node", "provide", node, "--wait", str(STEP_TIMEOUT), timeout=STEP_TIMEOUT + 60)
+    shown = cli.json("node", "show", node)
+    assert shown["provision_state"] == "available", shown["last_error"]
+    assert b"ironic-python-agent" in _serial(serial), "the ramdisk ran on the machine"
+    print(f"cleaning took {time.monotonic() - started:.0f} s")
+
+    checksum = (IMAGES / "test-image.raw.sha256").read_text().split()[0]
+    cli.run("node", "set", node,
+            "--instance-info", f"image_source={IMAGES / 'test-image.raw'}",
+            "--instance-info", "image_os_hash_algo=sha256",
+            "--instance-info", f"image_os_hash_value={checksum}",
+            "--instance-info", "image_disk_format=raw")
+    before = len(_serial(serial))
+    started = time.monotonic()
+    cli.run("node", "deploy", node, "--config-drive", '{"meta_data": {"hostname": "lab-node-0"}}',
+            "--wait", str(STEP_TIMEOUT), timeout=STEP_TIMEOUT + 60)
+    shown = cli.json("node", "show", node)
+    assert shown["provision_state"] == "active", shown["last_error"]
+    assert shown["driver_internal_info"].get("agent_secret_token") is None, "the token ends with the ramdisk"
+    print(f"deploy took {time.monotonic() - started:.0f} s")
+
+    deadline = time.monotonic() + 120
+    while MARKER not in _serial(serial)[before:] and time.monotonic() < deadline:
+        time.sleep(1)
+    assert MARKER in _serial(serial)[before:], "the machine booted the image from its disk"
+
+    events = "\n".join(_history(cli, node))
+    assert "Agent token issued" in events
+    assert "finished; the instance boots from its disk" in events
+
+
+def test_wrong_checksum_fails_the_deploy(cli, vm_lab):
+    node = "lab-node-0"
+    cli.run("node", "undeploy", node, "--wait", str(STEP_TIMEOUT), timeout=STEP_TIMEOUT + 60)
+    assert cli.json("node", "show", node)["provision_state"] == "available"
+    cli.run("node", "set", node, "--instance-info", "image_os_hash_value=" + "0" * 64)
+    cli.run("node", "deploy", node)
+    deadline = time.monotonic() + STEP_TIMEOUT
+    while time.monotonic() < deadline:
+        shown = cli.json("node", "show", node)
+        if shown["provision_state"] == "deploy failed" and shown["reservation"] is None:
+            break
+        time.sleep(2)
+    assert shown["provision_state"] == "deploy failed"
+    assert "checksum" in (shown["last_error"] or "").lower(), shown["last_error"]
