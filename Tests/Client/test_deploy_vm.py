@@ -64,6 +64,14 @@ def _serial(log: Path) -> bytes:
     return log.read_bytes() if log.exists() else b""
 
 
+def _set_image(cli, node: str, checksum: str) -> None:
+    cli.run("node", "set", node,
+            "--instance-info", f"image_source={IMAGES / 'test-image.raw'}",
+            "--instance-info", "image_os_hash_algo=sha256",
+            "--instance-info", f"image_os_hash_value={checksum}",
+            "--instance-info", "image_disk_format=raw")
+
+
 def _history(cli, node: str) -> list[str]:
     return [entry["event"] for entry in cli.json("node", "history", "list", node, "--long")]
 
@@ -83,12 +91,7 @@ def test_manage_provide_deploy_boots_the_image_from_disk(cli, vm_lab):
     assert b"ironic-python-agent" in _serial(serial), "the ramdisk ran on the machine"
     print(f"cleaning took {time.monotonic() - started:.0f} s")
 
-    checksum = (IMAGES / "test-image.raw.sha256").read_text().split()[0]
-    cli.run("node", "set", node,
-            "--instance-info", f"image_source={IMAGES / 'test-image.raw'}",
-            "--instance-info", "image_os_hash_algo=sha256",
-            "--instance-info", f"image_os_hash_value={checksum}",
-            "--instance-info", "image_disk_format=raw")
+    _set_image(cli, node, (IMAGES / "test-image.raw.sha256").read_text().split()[0])
     before = len(_serial(serial))
     started = time.monotonic()
     cli.run("node", "deploy", node, "--config-drive", '{"meta_data": {"hostname": "lab-node-0"}}',
@@ -110,9 +113,12 @@ def test_manage_provide_deploy_boots_the_image_from_disk(cli, vm_lab):
 
 def test_wrong_checksum_fails_the_deploy(cli, vm_lab):
     node = "lab-node-0"
+    # Undeploy cleans through the agent again and clears instance_info, as in Ironic.
     cli.run("node", "undeploy", node, "--wait", str(STEP_TIMEOUT), timeout=STEP_TIMEOUT + 60)
-    assert cli.json("node", "show", node)["provision_state"] == "available"
-    cli.run("node", "set", node, "--instance-info", "image_os_hash_value=" + "0" * 64)
+    shown = cli.json("node", "show", node)
+    assert shown["provision_state"] == "available", shown["last_error"]
+    assert "image_source" not in shown["instance_info"]
+    _set_image(cli, node, "0" * 64)
     cli.run("node", "deploy", node)
     deadline = time.monotonic() + STEP_TIMEOUT
     while time.monotonic() < deadline:
