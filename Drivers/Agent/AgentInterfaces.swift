@@ -8,15 +8,13 @@ import Logging
 /// ```swift
 /// let agent = AgentInterfaces(settings: config.deploy, logger: logger)
 /// var catalog = InterfaceCatalog()
-/// agent.entryPoints.register(in: &catalog)   // deploy "direct", boot "ipxe"/"pxe", inspect "agent"
+/// agent.entryPoints.register(in: &catalog)   // deploy "direct", boot "ipxe", inspect "agent"
 /// ```
 public struct AgentInterfaces: Sendable {
     /// `direct` deploy.
     public let direct: DirectDeploy
     /// `ipxe` boot.
     public let ipxe: IPXEBoot
-    /// `pxe` boot.
-    public let pxe: PXEBoot
     /// `agent` inspect.
     public let inspect: AgentInspect
 
@@ -26,13 +24,12 @@ public struct AgentInterfaces: Sendable {
         let images = ImageCache(settings: settings, logger: logger)
         direct = DirectDeploy(settings: settings, client: client, images: images)
         ipxe = IPXEBoot(settings: settings, images: images)
-        pxe = PXEBoot(settings: settings)
         inspect = AgentInspect(settings: settings)
     }
 
     /// These implementations under their own names.
     public var entryPoints: DriverEntryPoints {
-        DriverEntryPoints(interfaces: [direct, ipxe, pxe, inspect])
+        DriverEntryPoints(interfaces: [direct, ipxe, inspect])
     }
 }
 

@@ -23,7 +23,7 @@ struct RegistryTests {
         let enabled = registration.interfaces.mapValues(\.enabled)
         #expect(enabled == [
             .bios: ["fake", "no-bios"],
-            .boot: ["fake", "ipxe", "pxe"],
+            .boot: ["fake", "ipxe"],
             .console: ["fake", "no-console"],
             .deploy: ["fake", "direct"],
             .firmware: ["fake", "no-firmware"],
