@@ -121,6 +121,27 @@ struct RamdiskAPITests {
         #expect(old.status == 404)
     }
 
+    /// A ramdisk that never calls back: the deploy fails after `deploy_callback_timeout`
+    /// with Ironic's message, no lock left, the node powered off, and a history entry.
+    @Test func silentRamdiskTimesOut() async throws {
+        let (server, uuid) = try await Self.waitingNode {
+            $0.deploy.deployCallbackTimeout = .seconds(2)
+            $0.deploy.checkProvisionStateInterval = .seconds(1)
+        }
+        defer { Task { await server.stop() } }
+        let failed = try await server.waitForNode(uuid, timeout: .seconds(30)) {
+            $0["provision_state"] == "deploy failed" && $0["reservation"] == .null
+        }
+        #expect(failed["last_error"]?.stringValue == "Timeout reached while waiting for callback for node \(uuid)")
+        #expect(failed["power_state"] == "power off")
+        #expect(failed["target_provision_state"] == "active", "as in Ironic, deploy failed keeps its target")
+        let history = try await server.request("GET", "/v1/nodes/\(uuid)/history").json()
+        let events = history["history"]?.arrayValue?.compactMap { $0["event"]?.stringValue } ?? []
+        #expect(events.contains { $0.contains("Timeout reached while waiting for callback") })
+        // The lookup a late ramdisk makes now finds nothing.
+        #expect(try await server.request("GET", "/v1/lookup?node_uuid=\(uuid)", version: "1.68").status == 404)
+    }
+
     @Test func endpointsCanBeTurnedOff() async throws {
         let (server, uuid) = try await Self.waitingNode { $0.api.enableRamdiskEndpoints = false }
         defer { Task { await server.stop() } }
