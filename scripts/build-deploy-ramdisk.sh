@@ -275,7 +275,8 @@ mkdir -p /newroot/dev/pts /newroot/dev/shm
 mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts /newroot/dev/pts
 mount -t tmpfs -o mode=1777 tmpfs /newroot/dev/shm
 mount -t tmpfs -o mode=755 tmpfs /newroot/run
-mount -t tmpfs -o mode=1777 tmpfs /newroot/tmp
+# No tmpfs over /tmp: the overlay's upper layer already takes the writes, and a
+# checkout under the host's /tmp (the venv with it) must stay visible.
 
 # 5. udev from the shared root, so the agent sees device properties (and the
 #    machine loads the rest of its modules from the host's /lib/modules).
