@@ -362,7 +362,10 @@ class SwiftIronic(ManagedServer):
             f"connection = sqlite:///{self.workdir / 'ironic.sqlite'}\n"
             "[conductor]\n"
             "heartbeat_interval = 5\n"
-            "automated_clean = false\n")
+            "automated_clean = false\n"
+            # no boot file server: nothing here network-boots, and its port would clash
+            "[deploy]\n"
+            "http_server_host =\n")
         return [str(self.binary), "standalone", "--config-file", str(config)]
 
 

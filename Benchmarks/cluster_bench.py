@@ -74,6 +74,8 @@ heartbeat_interval = 1
 heartbeat_timeout = {self.heartbeat_timeout}
 automated_clean = false
 sync_power_state_interval = 0
+[deploy]
+http_server_host =
 """
 
     def _start(self, name: str, executable: str, extra: str) -> None:

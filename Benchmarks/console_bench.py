@@ -373,6 +373,8 @@ class SwiftIronicPath:
                 "[conductor]\n"
                 "heartbeat_interval = 5\n"
                 "sync_power_state_interval = 0\n"
+                "[deploy]\n"
+                "http_server_host =\n"
                 "[ipmi]\n"
                 f"console_proxy_urls = http://{LOOPBACK}:{self.proxy_port}\n"
                 f"console_proxy_auth_token = {self.token}\n"

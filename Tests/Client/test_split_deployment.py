@@ -39,6 +39,8 @@ password = split-test-secret
 heartbeat_interval = 1
 heartbeat_timeout = {HEARTBEAT_TIMEOUT}
 automated_clean = false
+[deploy]
+http_server_host =
 """
 
     def _start(self, name: str, executable: str, extra: str) -> None:
