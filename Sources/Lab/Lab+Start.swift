@@ -288,12 +288,7 @@ extension Lab {
             guard manager.isExecutableFile(atPath: explicit) else { throw .ipmiSimNotFound }
             return explicit
         }
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? ""
-        let directories = path.split(separator: ":").map(String.init) + ["/usr/bin", "/usr/local/bin", "/usr/sbin"]
-        for directory in directories where !directory.isEmpty {
-            let candidate = directory + "/ipmi_sim"
-            if manager.isExecutableFile(atPath: candidate) { return candidate }
-        }
-        throw .ipmiSimNotFound
+        guard let found = POSIX.findExecutable("ipmi_sim") else { throw .ipmiSimNotFound }
+        return found
     }
 }

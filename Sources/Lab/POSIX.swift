@@ -247,6 +247,14 @@ enum POSIX {
 
     // MARK: Files
 
+    /// `name` in PATH or the usual system directories, or nil.
+    static func findExecutable(_ name: String) -> String? {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? ""
+        let directories = path.split(separator: ":").map(String.init) + ["/usr/bin", "/usr/local/bin", "/usr/sbin"]
+        return directories.filter { !$0.isEmpty }.map { "\($0)/\(name)" }
+            .first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
     /// The first 4 KiB of a small file as text, or nil.
     static func readSmallFile(_ path: String) -> String? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)

@@ -44,10 +44,10 @@ enum VirtualMachineFiles {
     static func install(
         in chassisDirectory: String, name: String, macAddress: String, agentPort: Int, settings: VirtualMachineSettings
     ) throws(LabError) {
-        guard let qemu = settings.qemuPath ?? findExecutable("qemu-system-x86_64") else {
+        guard let qemu = settings.qemuPath ?? POSIX.findExecutable("qemu-system-x86_64") else {
             throw .missingTool("qemu-system-x86_64 (Debian: qemu-system-x86, ipxe-qemu)")
         }
-        guard let qemuImg = findExecutable("qemu-img") else { throw .missingTool("qemu-img (Debian: qemu-utils)") }
+        guard let qemuImg = POSIX.findExecutable("qemu-img") else { throw .missingTool("qemu-img (Debian: qemu-utils)") }
         let disk = chassisDirectory + "/" + diskName
         let created = run(qemuImg, ["create", "-q", "-f", "qcow2", disk, "\(settings.diskMiB)M"])
         guard created.status == 0 else { throw .machineSetupFailed("qemu-img create \(disk): \(created.output)") }
@@ -123,13 +123,6 @@ enum VirtualMachineFiles {
 }
 
 extension VirtualMachineFiles {
-    /// `name` in PATH or the usual system directories.
-    static func findExecutable(_ name: String) -> String? {
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? ""
-        let directories = path.split(separator: ":").map(String.init) + ["/usr/bin", "/usr/local/bin", "/usr/sbin"]
-        return directories.map { "\($0)/\(name)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
-    }
-
     /// Runs a short command to its end; its exit status and combined output.
     static func run(_ executable: String, _ arguments: [String]) -> (status: Int32, output: String) {
         let process = Process()
@@ -154,8 +147,8 @@ extension VirtualMachineFiles {
     /// nested virtualisation hangs every guest (seen: SeaBIOS runs, then nothing), so the
     /// host's kernel is booted for up to 10 s and must print its banner on the serial port.
     static func kvmBootsAKernel() -> Bool {
-        guard access("/dev/kvm", R_OK | W_OK) == 0, let qemu = findExecutable("qemu-system-x86_64"),
-            let timeout = findExecutable("timeout"),
+        guard access("/dev/kvm", R_OK | W_OK) == 0, let qemu = POSIX.findExecutable("qemu-system-x86_64"),
+            let timeout = POSIX.findExecutable("timeout"),
             let kernel = (try? FileManager.default.contentsOfDirectory(atPath: "/boot"))?
                 .filter({ $0.hasPrefix("vmlinuz-") }).sorted().last.map({ "/boot/" + $0 })
         else { return false }
