@@ -140,7 +140,7 @@ let package = Package(
         .target(
             name: "AgentDrivers",
             dependencies: [
-                "Core", "GenericInterfaces", "ChildProcesses",
+                "Core", "GenericInterfaces", "ChildProcesses", "CCrypt",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

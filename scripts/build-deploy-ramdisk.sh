@@ -302,10 +302,33 @@ IPA=@VENV@/bin/ironic-python-agent
 in_root test -x "$IPA" || fatal "$IPA not found in the shared root"
 echo "init: network: $(ip -4 -o addr show scope global | awk '{print $2, $4}' | tr '\n' ' ')"
 grep -qw rd.shell /newroot/proc/cmdline && console_shell
+# Rescue: the agent's rescue.finalize_rescue writes the rescue user's password
+# hash here, marks the machine rescued and exits (images built with
+# diskimage-builder do the same with a systemd unit).
+mkdir -p /newroot/etc/ipa-rescue-config
+rescue_mode() {
+    hash=$(cat /newroot/etc/ipa-rescue-config/ipa-rescue-password 2>/dev/null)
+    [ -n "$hash" ] || fatal "rescued, but the agent left no rescue password"
+    sed -i '/^rescue:/d' /newroot/etc/passwd /newroot/etc/shadow /newroot/etc/group
+    echo 'rescue:x:1990:1990:rescue:/:/bin/sh' >>/newroot/etc/passwd
+    echo 'rescue:x:1990:' >>/newroot/etc/group
+    echo "rescue:$hash:0:0:99999:7:::" >>/newroot/etc/shadow
+    scheme=${hash#\$}; scheme=${scheme%%\$*}
+    echo "init: RESCUE MODE: the agent has stopped; log in as 'rescue' (crypt scheme \$$scheme\$)"
+    while true; do
+        if in_root test -x /sbin/agetty; then
+            setsid chroot /newroot /sbin/agetty -L 115200 ttyS0 vt100
+        else
+            sleep 60
+        fi
+        sleep 1
+    done
+}
 echo "init: uptime $(uptime_s)s, starting $IPA"
 while true; do
     in_root "$IPA"
     rc=$?
+    [ -e /newroot/etc/.rescued ] && rescue_mode
     echo "init: ironic-python-agent exited with status $rc at uptime $(uptime_s)s; restarting in 5 s"
     sleep 5
 done

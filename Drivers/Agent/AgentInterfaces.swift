@@ -8,7 +8,7 @@ import Logging
 /// ```swift
 /// let agent = AgentInterfaces(settings: config.deploy, logger: logger)
 /// var catalog = InterfaceCatalog()
-/// agent.entryPoints.register(in: &catalog)   // deploy "direct", boot "ipxe", inspect "agent"
+/// agent.entryPoints.register(in: &catalog)   // deploy "direct", boot "ipxe", inspect and rescue "agent"
 /// ```
 public struct AgentInterfaces: Sendable {
     /// `direct` deploy.
@@ -17,6 +17,8 @@ public struct AgentInterfaces: Sendable {
     public let ipxe: IPXEBoot
     /// `agent` inspect.
     public let inspect: AgentInspect
+    /// `agent` rescue.
+    public let rescue: AgentRescue
 
     /// Creates the implementations.
     public init(settings: DeployConfig = DeployConfig(), logger: Logger = Logger(label: "ironic.agent")) {
@@ -25,11 +27,12 @@ public struct AgentInterfaces: Sendable {
         direct = DirectDeploy(settings: settings, client: client, images: images)
         ipxe = IPXEBoot(settings: settings, images: images)
         inspect = AgentInspect(settings: settings)
+        rescue = AgentRescue(settings: settings, agent: client)
     }
 
     /// These implementations under their own names.
     public var entryPoints: DriverEntryPoints {
-        DriverEntryPoints(interfaces: [direct, ipxe, inspect])
+        DriverEntryPoints(interfaces: [direct, ipxe, inspect, rescue])
     }
 }
 

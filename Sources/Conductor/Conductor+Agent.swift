@@ -97,6 +97,10 @@ extension Conductor {
     /// ramdisk work).
     private func heartbeatWork(for task: NodeTask) throws -> (@Sendable (NodeTask) async -> Void)? {
         let driver = try tasks.driver(for: task)
+        if task.node.provisionState == .rescueWait {
+            guard let rescue = driver.rescue as? any RamdiskRescueInterface else { return nil }
+            return { [self] task in await finishAgentRescue(task, driver: driver, rescue: rescue) }
+        }
         guard let deploy = driver.deploy as? any AgentDeployInterface else { return nil }
         switch task.node.provisionState {
         case .deployWait:
@@ -261,6 +265,58 @@ extension Conductor {
     func startAgentInspection(_ task: NodeTask, driver: ComposedDriver) async throws {
         try await bootRamdisk(task, driver: driver, purpose: .inspect)
         try await apply(.wait, to: task)
+    }
+
+    // MARK: Rescue
+
+    /// Starts an agent rescue (Ironic's `AgentRescue.rescue`): the interface prepares the
+    /// password, the instance's boot files go, the rescue ramdisk boots; `rescue wait`.
+    func startAgentRescue(_ task: NodeTask, driver: ComposedDriver, rescue: any RescueInterface) async throws {
+        _ = try await rescue.rescue(task)
+        try await driver.boot?.cleanUpInstance(task)
+        try await bootRamdisk(task, driver: driver, purpose: .rescue)
+        try await apply(.wait, to: task)
+    }
+
+    /// The rescue ramdisk's first heartbeat: it gets the password, its boot files and token
+    /// go, and the node is in `rescue` with the ramdisk running.
+    func finishAgentRescue(_ task: NodeTask, driver: ComposedDriver, rescue: any RamdiskRescueInterface) async {
+        do {
+            try await apply(.resume, to: task)
+            try await rescue.finalizeRescue(task)
+            try await finishRamdisk(task, driver: driver, powerOff: false)
+            try await apply(.done, to: task)
+            await recordHistory(task.node, .info, .provisioning, "Node \(task.node.uuid) is in rescue: the rescue ramdisk runs with the rescue password set.")
+        } catch {
+            await failRescue(task, driver: driver, message: "Failed to rescue node \(task.node.uuid): \(Self.describe(error))")
+        }
+    }
+
+    /// Unrescue through the agent (Ironic's `AgentRescue.unrescue`): off, the rescue boot
+    /// files go, the instance boots from its disk again.
+    func leaveAgentRescue(_ task: NodeTask, driver: ComposedDriver) async throws {
+        try await finishRamdisk(task, driver: driver, powerOff: true)
+        try await driver.boot?.prepareInstance(task)
+        try await driver.management?.setBootDevice(.disk, persistent: true, on: task)
+        if let power = driver.power {
+            try await power.setPowerState(.on, on: task, timeout: nil)
+            task.updateNode { $0.powerState = .on }
+        }
+    }
+
+    /// A rescue that failed (Ironic's `rescuing_error_handler`): power off, the ramdisk's boot
+    /// files and the password go, `rescue failed` with the reason.
+    func failRescue(_ task: NodeTask, driver: ComposedDriver, message: String) async {
+        logger.error("\(message)", metadata: ["node": "\(task.node.uuid)"])
+        do { try await finishRamdisk(task, driver: driver, powerOff: true) } catch {
+            logger.warning("could not power off node after a failed rescue: \(error)", metadata: ["node": "\(task.node.uuid)"])
+        }
+        task.updateNode { node in
+            node.instanceInfo["rescue_password"] = nil
+            node.instanceInfo["hashed_rescue_password"] = nil
+        }
+        try? await fail(task, message: message)
+        await recordHistory(task.node, .error, .provisioning, message)
     }
 
     // MARK: The step loop
@@ -518,6 +574,10 @@ extension Conductor {
                 task.updateNode { node in
                     node.driverInternalInfo[AgentKey.awaited] = nil
                     if state == .cleanWait { node.cleanStep = [:] }
+                    if state == .rescueWait {
+                        node.instanceInfo["rescue_password"] = nil
+                        node.instanceInfo["hashed_rescue_password"] = nil
+                    }
                 }
                 try? await fail(task, message: message)
                 await recordHistory(task.node, .error, state == .inspectWait ? .introspection : .provisioning, message)

@@ -125,12 +125,11 @@ extension Conductor {
                 throw IronicError.missingParameterValue("A non-empty \"rescue_password\" is required when setting target provision state to rescue")
             }
             let rescue = try driver.require(.rescue, as: (any RescueInterface).self)
+            // The interface validates the password where it will live (Ironic sets it first too).
+            task.updateNode { $0.instanceInfo["rescue_password"] = .string(password) }
             try await rescue.validate(task)
             try await apply(.rescue, to: task, action: action)
-            task.updateNode {
-                $0.instanceInfo["rescue_password"] = .string(password)
-                $0.lastError = nil
-            }
+            task.updateNode { $0.lastError = nil }
             return .rescue
         case .unrescue:
             let rescue = try driver.require(.rescue, as: (any RescueInterface).self)
@@ -288,15 +287,23 @@ extension Conductor {
                 }
             case .rescue:
                 do {
-                    let result = try await driver.require(.rescue, as: (any RescueInterface).self).rescue(task)
+                    let rescue = try driver.require(.rescue, as: (any RescueInterface).self)
+                    if rescue is any RamdiskRescueInterface {
+                        try await startAgentRescue(task, driver: driver, rescue: rescue)
+                        return
+                    }
+                    let result = try await rescue.rescue(task)
                     try await apply(result == .wait ? .wait : .done, to: task)
                 } catch {
-                    try await fail(task, message: "Failed to rescue node \(task.node.uuid): \(Self.describe(error))")
-                    await recordHistory(task.node, .error, .provisioning, task.node.lastError ?? "", context: context)
+                    await failRescue(task, driver: driver, message: "Failed to rescue node \(task.node.uuid): \(Self.describe(error))")
                 }
             case .unrescue:
                 do {
-                    try await driver.require(.rescue, as: (any RescueInterface).self).unrescue(task)
+                    let rescue = try driver.require(.rescue, as: (any RescueInterface).self)
+                    if rescue is any RamdiskRescueInterface {
+                        try await leaveAgentRescue(task, driver: driver)
+                    }
+                    try await rescue.unrescue(task)
                     task.updateNode { $0.instanceInfo["rescue_password"] = nil }
                     try await apply(.done, to: task)
                 } catch {

@@ -239,6 +239,11 @@ public struct LabEnrollCommand: AsyncParsableCommand {
     @OptionGroup var location: LabDirectoryOption
     @OptionGroup var api: LabAPIOptions
 
+    @Option(
+        name: .customLong("deploy-images"),
+        help: "Where the deploy ramdisk of virtual machines is (ipa.kernel, ipa.initramfs; scripts/build-deploy-ramdisk.sh).")
+    var deployImages = "var/images"
+
     /// Creates the command with its defaults (ArgumentParser fills in the options).
     public init() {}
 
@@ -250,19 +255,23 @@ public struct LabEnrollCommand: AsyncParsableCommand {
         if !state.isOwnerRunning {
             print("warning: the lab's `ironic lab up` (pid \(state.ownerPID)) is not running")
         }
-        try await LabEnrollment(api: api).enroll(state)
+        let images = URL(fileURLWithPath: deployImages, isDirectory: true).standardizedFileURL
+        try await LabEnrollment(api: api, deployImages: images).enroll(state)
     }
 }
 
 extension LabEnrollment {
     /// A server's driver_info: its BMC, and for a virtual machine the lab's deploy ramdisk
-    /// (`scripts/build-deploy-ramdisk.sh`) with the kernel parameters that let the agent be
+    /// (`scripts/build-deploy-ramdisk.sh`), also as its rescue ramdisk, with the kernel parameters that let the agent be
     /// reached through the port QEMU forwards.
     func driverInfo(_ server: LabState.Server, _ state: LabState) -> [String: String] {
         var info = state.driverInfo(for: server)
         if let agentPort = server.agentPort {
             info["deploy_kernel"] = deployImages.appendingPathComponent("ipa.kernel").path
             info["deploy_ramdisk"] = deployImages.appendingPathComponent("ipa.initramfs").path
+            // The same agent serves rescue: it sets the rescue user's password and stays up.
+            info["rescue_kernel"] = info["deploy_kernel"]
+            info["rescue_ramdisk"] = info["deploy_ramdisk"]
             info["kernel_append_params"] =
                 "console=ttyS0 ipa-insecure=1 ipa-advertise-host=127.0.0.1 ipa-advertise-port=\(agentPort)"
         }

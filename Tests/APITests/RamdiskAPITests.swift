@@ -182,4 +182,73 @@ struct RamdiskAPITests {
         #expect(none.status == 404)
         #expect(try none.fault()["faultstring"]?.stringValue?.contains("inventory") == true)
     }
+
+    /// A node in `inspect wait` through the `agent` inspect interface, with a port for `mac`.
+    static func inspectingNode(configure: @escaping (inout IronicConfig) -> Void = { _ in }) async throws -> (TestServer, String) {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ironic-inspect-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        for name in ["kernel", "initramfs"] {
+            try Data("\(name) bytes".utf8).write(to: directory.appendingPathComponent(name))
+        }
+        let server = try await TestServer.start(directory: directory) { config in
+            config.deploy.httpRoot = directory.appendingPathComponent("httpboot").path
+            configure(&config)
+        }
+        let node = try await server.createNode([
+            "boot_interface": "ipxe", "inspect_interface": "agent",
+            "driver_info": [
+                "deploy_kernel": .string(directory.appendingPathComponent("kernel").path),
+                "deploy_ramdisk": .string(directory.appendingPathComponent("initramfs").path),
+            ],
+        ])
+        let uuid = try #require(node["uuid"]?.stringValue)
+        let port = try await server.request("POST", "/v1/ports", json: ["node_uuid": .string(uuid), "address": .string(mac)])
+        #expect(port.status == 201, "\(port.text)")
+        try await server.provision(uuid, "manage")
+        let response = try await server.request("PUT", "/v1/nodes/\(uuid)/states/provision", json: ["target": "inspect"])
+        #expect(response.status == 202, "\(response.text)")
+        try await server.waitForNode(uuid) { $0["provision_state"] == "inspect wait" && $0["reservation"] == .null }
+        return (server, uuid)
+    }
+
+    /// IPA's inventory of a machine with two connected NICs, 2 CPUs, 2 GiB and a 10 GiB disk.
+    static let inventory: JSONValue = [
+        "interfaces": [
+            ["name": "ens3", "mac_address": .string(mac.uppercased()), "ipv4_address": "10.0.2.15"],
+            ["name": "ens4", "mac_address": "52:54:00:aa:bb:02", "ipv4_address": "10.0.3.15"],
+            ["name": "ens5", "mac_address": "52:54:00:aa:bb:03"],
+        ],
+        "cpu": ["count": 2, "architecture": "x86_64", "model_name": "QEMU Virtual CPU"],
+        "memory": ["physical_mb": 2048, "total": 2_147_483_648],
+        "disks": [["name": "/dev/vda", "size": 10_737_418_240]],
+        "bmc_address": "0.0.0.0",
+    ]
+
+    @Test func inspectionFillsPropertiesAndCreatesPorts() async throws {
+        let (server, uuid) = try await Self.inspectingNode { $0.deploy.inspectorAddPorts = "active" }
+        defer { Task { await server.stop() } }
+        let posted = try await server.request(
+            "POST", "/v1/continue_inspection", json: ["inventory": Self.inventory, "boot_interface": "01-52-54-00-aa-bb-01"],
+            version: "1.84")
+        #expect(posted.status == 202, "\(posted.text)")
+        let node = try await server.waitForNode(uuid) { $0["provision_state"] == "manageable" && $0["reservation"] == .null }
+        #expect(node["properties"]?["cpus"] == 2)
+        #expect(node["properties"]?["cpu_arch"] == "x86_64")
+        #expect(node["properties"]?["memory_mb"] == 2048)
+        #expect(node["properties"]?["local_gb"] == 9, "10 GiB less one for partitioning")
+        #expect(node["inspection_finished_at"] != .null)
+        #expect(node["power_state"] == "power off", "[inspector] power_off")
+
+        let ports = try await server.request("GET", "/v1/ports?node=\(uuid)").json()
+        let addresses = Set((ports["ports"]?.arrayValue ?? []).compactMap { $0["address"]?.stringValue })
+        #expect(addresses == [Self.mac, "52:54:00:aa:bb:02"], "the connected NICs, the existing port kept, none for the unconnected one")
+
+        let stored = try await server.request("GET", "/v1/nodes/\(uuid)/inventory", version: "1.81")
+        #expect(stored.status == 200, "\(stored.text)")
+        #expect(try stored.json()["inventory"]?["cpu"]?["count"] == 2)
+
+        let history = try await server.request("GET", "/v1/nodes/\(uuid)/history?detail=true", version: "1.78").json()
+        let events = (history["history"]?.arrayValue ?? []).compactMap { $0["event"]?.stringValue }
+        #expect(events.contains { $0.contains("Inspection finished") && $0.contains("52:54:00:aa:bb:02") }, "\(events)")
+    }
 }

@@ -4,7 +4,8 @@
 conductor network-boots the deploy ramdisk (the unmodified ironic-python-agent
 from PyPI, see docs/ramdisk.md) on it over iPXE, the agent looks the node up,
 heartbeats, cleans and writes the test image, and the machine then boots that
-image from its disk and prints its marker on the serial port.
+image from its disk and prints its marker on the serial port. Inspection and
+rescue run through the same agent.
 
 The ramdisk and the test image come from `make test-images` (var/images).
 Where /dev/kvm cannot run a guest the machine runs under TCG; the lab says so.
@@ -83,7 +84,22 @@ def test_manage_provide_deploy_boots_the_image_from_disk(cli, vm_lab):
     assert shown["deploy_interface"] == "direct" and shown["boot_interface"] == "ipxe"
 
     cli.run("node", "manage", node, "--wait", str(STEP_TIMEOUT), timeout=STEP_TIMEOUT + 60)
-    # provide cleans through the agent: the machine boots the ramdisk for the first time.
+    # Inspection boots the agent, which posts its inventory; the node's properties come from it.
+    started = time.monotonic()
+    cli.run("node", "inspect", node, "--wait", str(STEP_TIMEOUT), timeout=STEP_TIMEOUT + 60)
+    shown = cli.json("node", "show", node)
+    assert shown["provision_state"] == "manageable", shown["last_error"]
+    properties = shown["properties"]
+    assert properties.get("cpu_arch") == "x86_64" and properties.get("cpus", 0) >= 1, properties
+    assert 1024 <= properties.get("memory_mb", 0) <= 1536, properties
+    assert properties.get("local_gb") == 7, f"an 8 GiB disk less one for partitioning: {properties}"
+    inventory = json.loads(cli.run("node", "inventory", "save", node).stdout)
+    macs = {nic["mac_address"].lower() for nic in inventory["inventory"]["interfaces"]}
+    ports = {port["Address"] for port in cli.json("port", "list", "--node", node)}
+    assert ports and ports <= macs, f"the enrolled port is a NIC the agent saw: {ports} vs {macs}"
+    print(f"inspection took {time.monotonic() - started:.0f} s")
+
+    # provide cleans through the agent: the machine boots the ramdisk again.
     started = time.monotonic()
     cli.run("node", "provide", node, "--wait", str(STEP_TIMEOUT), timeout=STEP_TIMEOUT + 60)
     shown = cli.json("node", "show", node)
@@ -92,6 +108,7 @@ def test_manage_provide_deploy_boots_the_image_from_disk(cli, vm_lab):
     print(f"cleaning took {time.monotonic() - started:.0f} s")
 
     _set_image(cli, node, (IMAGES / "test-image.raw.sha256").read_text().split()[0])
+    cli.run("node", "set", node, "--rescue-interface", "agent")
     before = len(_serial(serial))
     started = time.monotonic()
     cli.run("node", "deploy", node, "--config-drive", '{"meta_data": {"hostname": "lab-node-0"}}',
@@ -109,6 +126,34 @@ def test_manage_provide_deploy_boots_the_image_from_disk(cli, vm_lab):
     events = "\n".join(_history(cli, node))
     assert "Agent token issued" in events
     assert "finished; the instance boots from its disk" in events
+    assert "Inspection finished" in events
+
+
+def test_rescue_and_unrescue(cli, vm_lab):
+    _, serial = vm_lab
+    node = "lab-node-0"
+    assert cli.json("node", "show", node)["provision_state"] == "active"
+    before = len(_serial(serial))
+    cli.run("node", "rescue", node, "--rescue-password", "lab-rescue-secret", "--wait", str(STEP_TIMEOUT),
+            timeout=STEP_TIMEOUT + 60)
+    shown = cli.json("node", "show", node)
+    assert shown["provision_state"] == "rescue", shown["last_error"]
+    assert "rescue_password" not in shown["instance_info"], "the password leaves the node once the agent has it"
+    assert shown["driver_internal_info"].get("agent_url") is None
+    deadline = time.monotonic() + 60
+    while b"RESCUE MODE" not in _serial(serial)[before:] and time.monotonic() < deadline:
+        time.sleep(1)
+    console = _serial(serial)[before:]
+    assert b"RESCUE MODE" in console and b"crypt scheme $5$" in console, "the agent set a sha256-hashed password"
+    assert b"lab-rescue-secret" not in console
+
+    before = len(_serial(serial))
+    cli.run("node", "unrescue", node, "--wait", str(STEP_TIMEOUT), timeout=STEP_TIMEOUT + 60)
+    assert cli.json("node", "show", node)["provision_state"] == "active"
+    deadline = time.monotonic() + 120
+    while MARKER not in _serial(serial)[before:] and time.monotonic() < deadline:
+        time.sleep(1)
+    assert MARKER in _serial(serial)[before:], "unrescue boots the instance from its disk again"
 
 
 def test_wrong_checksum_fails_the_deploy(cli, vm_lab):

@@ -52,6 +52,9 @@ public struct DeployConfig: Sendable, Hashable {
     public var inspectWaitTimeout: Duration = .seconds(1800)
     /// `[conductor] rescue_callback_timeout` (default 1800 s).
     public var rescueCallbackTimeout: Duration = .seconds(1800)
+    /// `[conductor] rescue_password_hash_algorithm`: `sha256` (default) or `sha512`, the
+    /// crypt(3) scheme of the rescue password handed to the agent.
+    public var rescuePasswordHashAlgorithm = "sha256"
     /// `[conductor] check_provision_state_interval`: how often call-back timeouts are checked
     /// (default 60 s).
     public var checkProvisionStateInterval: Duration = .seconds(60)
@@ -104,6 +107,13 @@ extension IronicConfig {
         d.cleanCallbackTimeout = try reader.seconds("conductor", "clean_callback_timeout") ?? d.cleanCallbackTimeout
         d.inspectWaitTimeout = try reader.seconds("conductor", "inspect_wait_timeout") ?? d.inspectWaitTimeout
         d.rescueCallbackTimeout = try reader.seconds("conductor", "rescue_callback_timeout") ?? d.rescueCallbackTimeout
+        if let algorithm = try reader.string("conductor", "rescue_password_hash_algorithm") {
+            guard ["sha256", "sha512"].contains(algorithm) else {
+                throw ConfigError(
+                    source: "[conductor] rescue_password_hash_algorithm", message: "expected sha256 or sha512, got '\(algorithm)'")
+            }
+            d.rescuePasswordHashAlgorithm = algorithm
+        }
         d.checkProvisionStateInterval =
             try reader.seconds("conductor", "check_provision_state_interval") ?? d.checkProvisionStateInterval
         d.agentCommandTimeout = try reader.seconds("agent", "command_timeout") ?? d.agentCommandTimeout

@@ -132,3 +132,12 @@ public enum AgentView {
 /// An inspect interface whose inspection runs in the ramdisk agent: the conductor boots the
 /// ramdisk, which posts its inventory to `/v1/continue_inspection`.
 public protocol RamdiskInspectInterface: InspectInterface {}
+
+/// A rescue interface that rescues through the ramdisk agent (Ironic's `AgentRescue`): the
+/// conductor boots the rescue ramdisk and, on its first heartbeat in `rescue wait`, asks the
+/// interface to hand the agent the rescue password.
+public protocol RamdiskRescueInterface: RescueInterface {
+    /// Has the agent set the rescue user's password and stop serving its API
+    /// (`rescue.finalize_rescue`); throws when the agent refuses or fails.
+    func finalizeRescue(_ task: NodeTask) async throws
+}
