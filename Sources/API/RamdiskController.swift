@@ -222,16 +222,20 @@ extension IronicAPI {
         return APIResponse.json(["uuid": .string(found.uuid)], status: .accepted)
     }
 
-    /// The node an inventory describes: the one owning ports with its MACs, else the one whose
-    /// `driver_info.ipmi_address` is its BMC address.
+    /// The node an inventory describes: the one owning ports with its MACs, else the one
+    /// waiting for inspection whose `driver_info.ipmi_address` is its BMC address.
     private func inspectedNode(macs: [String], bmcAddresses: [String]) async throws -> Node {
         if !macs.isEmpty, let node = try? await node(byPortAddresses: macs) { return node }
         guard !bmcAddresses.isEmpty else { throw IronicError.notFound() }
-        var query = NodeQuery()
-        query.page.limit = config.maxLimit
-        let matches = try await store.nodes(query).filter { node in
-            guard let address = node.driverInfo["ipmi_address"]?.stringValue else { return false }
-            return bmcAddresses.contains(address)
+        // Only inspecting nodes can take the data, so only they are searched (all of them).
+        var matches: [Node] = []
+        for state in [ProvisionState.inspectWait, .inspecting] {
+            var query = NodeQuery()
+            query.provisionState = state
+            matches += try await store.nodes(query).filter { node in
+                guard let address = node.driverInfo["ipmi_address"]?.stringValue else { return false }
+                return bmcAddresses.contains(address)
+            }
         }
         guard matches.count == 1 else { throw IronicError.notFound() }
         return matches[0]

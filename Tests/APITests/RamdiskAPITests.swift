@@ -184,7 +184,9 @@ struct RamdiskAPITests {
     }
 
     /// A node in `inspect wait` through the `agent` inspect interface, with a port for `mac`.
-    static func inspectingNode(configure: @escaping (inout IronicConfig) -> Void = { _ in }) async throws -> (TestServer, String) {
+    static func inspectingNode(
+        bmcAddress: String? = nil, configure: @escaping (inout IronicConfig) -> Void = { _ in }
+    ) async throws -> (TestServer, String) {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ironic-inspect-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         for name in ["kernel", "initramfs"] {
@@ -194,13 +196,12 @@ struct RamdiskAPITests {
             config.deploy.httpRoot = directory.appendingPathComponent("httpboot").path
             configure(&config)
         }
-        let node = try await server.createNode([
-            "boot_interface": "ipxe", "inspect_interface": "agent",
-            "driver_info": [
-                "deploy_kernel": .string(directory.appendingPathComponent("kernel").path),
-                "deploy_ramdisk": .string(directory.appendingPathComponent("initramfs").path),
-            ],
-        ])
+        var driverInfo: [String: JSONValue] = [
+            "deploy_kernel": .string(directory.appendingPathComponent("kernel").path),
+            "deploy_ramdisk": .string(directory.appendingPathComponent("initramfs").path),
+        ]
+        if let bmcAddress { driverInfo["ipmi_address"] = .string(bmcAddress) }
+        let node = try await server.createNode(["boot_interface": "ipxe", "inspect_interface": "agent", "driver_info": .object(driverInfo)])
         let uuid = try #require(node["uuid"]?.stringValue)
         let port = try await server.request("POST", "/v1/ports", json: ["node_uuid": .string(uuid), "address": .string(mac)])
         #expect(port.status == 201, "\(port.text)")
@@ -250,5 +251,28 @@ struct RamdiskAPITests {
         let history = try await server.request("GET", "/v1/nodes/\(uuid)/history?detail=true", version: "1.78").json()
         let events = (history["history"]?.arrayValue ?? []).compactMap { $0["event"]?.stringValue }
         #expect(events.contains { $0.contains("Inspection finished") && $0.contains("52:54:00:aa:bb:02") }, "\(events)")
+    }
+
+    @Test func inspectionFindsTheNodeByItsBMCAddress() async throws {
+        let (server, uuid) = try await Self.inspectingNode(bmcAddress: "192.0.2.9")
+        defer { Task { await server.stop() } }
+        // Other nodes, one with the same BMC address but not inspecting, must not get in the way.
+        _ = try await server.createNode(["driver_info": ["ipmi_address": "192.0.2.9"]])
+        let inventory: JSONValue = [
+            "interfaces": [["name": "eno1", "mac_address": "52:54:00:cc:dd:01", "ipv4_address": "192.0.2.50"]],
+            "cpu": ["count": 4, "architecture": "x86_64"], "memory": ["physical_mb": 4096], "disks": [],
+            "bmc_address": "192.0.2.9",
+        ]
+        let posted = try await server.request("POST", "/v1/continue_inspection", json: ["inventory": inventory], version: "1.84")
+        #expect(posted.status == 202, "\(posted.text)")
+        #expect(try posted.json()["node"]?["uuid"]?.stringValue == uuid, "1.84 answers with the lookup document")
+        let node = try await server.waitForNode(uuid) { $0["provision_state"] == "manageable" && $0["reservation"] == .null }
+        #expect(node["properties"]?["cpus"] == 4)
+        let ports = try await server.request("GET", "/v1/ports?node=\(uuid)").json()
+        let addresses = Set((ports["ports"]?.arrayValue ?? []).compactMap { $0["address"]?.stringValue })
+        #expect(addresses == [Self.mac, "52:54:00:cc:dd:01"], "add_ports=pxe without a boot MAC: the connected NIC")
+
+        let unknown: JSONValue = ["interfaces": [["mac_address": "52:54:00:cc:dd:99"]], "bmc_address": "198.51.100.1"]
+        #expect(try await server.request("POST", "/v1/continue_inspection", json: ["inventory": unknown], version: "1.84").status == 404)
     }
 }
