@@ -89,7 +89,7 @@ public struct DirectDeploy: AgentDeployInterface {
             return .wait
         case "prepare_instance_boot":
             try await driver.boot?.prepareInstance(task)
-            try await driver.management?.setBootDevice(.disk, persistent: true, on: task)
+            try await driver.management?.bootFromDisk(on: task)
             return .done
         case "tear_down_agent":
             try await tearDownAgent(task, driver: driver)

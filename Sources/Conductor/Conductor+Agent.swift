@@ -297,7 +297,7 @@ extension Conductor {
     func leaveAgentRescue(_ task: NodeTask, driver: ComposedDriver) async throws {
         try await finishRamdisk(task, driver: driver, powerOff: true)
         try await driver.boot?.prepareInstance(task)
-        try await driver.management?.setBootDevice(.disk, persistent: true, on: task)
+        try await driver.management?.bootFromDisk(on: task)
         if let power = driver.power {
             try await power.setPowerState(.on, on: task, timeout: nil)
             task.updateNode { $0.powerState = .on }

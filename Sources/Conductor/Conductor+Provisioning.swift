@@ -132,8 +132,9 @@ extension Conductor {
             task.updateNode { $0.lastError = nil }
             return .rescue
         case .unrescue:
-            let rescue = try driver.require(.rescue, as: (any RescueInterface).self)
-            try await rescue.validate(task)
+            // As Ironic: only power is validated; the rescue password is gone by now.
+            _ = try driver.require(.rescue, as: (any RescueInterface).self)
+            try await driver.power?.validate(task)
             try await apply(.unrescue, to: task, action: action)
             return .unrescue
         case .abort:

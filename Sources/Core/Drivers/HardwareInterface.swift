@@ -66,6 +66,14 @@ public protocol ManagementInterface: HardwareInterface {
 
 extension ManagementInterface {
     public static var kind: InterfaceKind { .management }
+
+    /// Makes `disk` the persistent boot device, for an instance that boots from its disk. A
+    /// management interface that cannot select the disk (`fake` offers only `pxe`, as in
+    /// Ironic) leaves the machine to its firmware's boot order.
+    public func bootFromDisk(on task: NodeTask) async throws {
+        guard try await supportedBootDevices(task).contains(.disk) else { return }
+        try await setBootDevice(.disk, persistent: true, on: task)
+    }
 }
 
 /// Writes an image to the node and tears it down again.
