@@ -176,24 +176,23 @@ public final class StandInAgent: Sendable {
     }
 
     /// Heartbeats every 200 ms until one is accepted (202), as a ramdisk keeps heartbeating
-    /// while no conductor takes them; returns how many were sent.
+    /// while no conductor takes them; returns the answers to those refused before, oldest first.
     @discardableResult
-    public func heartbeatUntilAccepted(api: some IronicAPIClient, node: String, timeout: Duration) async throws -> Int {
+    public func heartbeatUntilAccepted(api: some IronicAPIClient, node: String, timeout: Duration) async throws -> [String] {
         let deadline = ContinuousClock.now + timeout
-        var attempts = 0
-        var last = ""
+        var refused: [String] = []
         while ContinuousClock.now < deadline {
-            attempts += 1
+            let sent = ContinuousClock.now
             do {
                 let response = try await heartbeat(api: api, node: node)
-                if response.status == 202 { return attempts }
-                last = "\(response.status): \(response.text)"
+                if response.status == 202 { return refused }
+                refused.append("\(response.status) after \(ContinuousClock.now - sent): \(response.text)")
             } catch {
-                last = "\(error)"
+                refused.append("\(error)")
             }
             try await Task.sleep(for: .milliseconds(200))
         }
-        throw StandInAgentError.timedOut("no heartbeat accepted within \(timeout) (\(attempts) sent); last answer \(last)")
+        throw StandInAgentError.timedOut("no heartbeat accepted within \(timeout); answers: \(refused)")
     }
 }
 
