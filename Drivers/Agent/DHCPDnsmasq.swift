@@ -13,11 +13,16 @@ import Foundation
 ///   `snponly.efi` for a node whose `boot_mode` is `uefi`) from dnsmasq's TFTP server; for
 ///   pxelinux, `lpxelinux.0` with option 210 (path prefix) set to `http_url/`.
 ///
-/// `<tag>` is a fresh UUID kept in `driver_internal_info.dnsmasq_tag` until clean-up. dnsmasq
-/// reads new and changed files in both directories by itself; it forgets removed entries only
-/// on SIGHUP, which is harmless here: the tag of a cleaned-up node's options is no longer
-/// set by any host file that dnsmasq reads again, and a stale answer leads to a `boot.ipxe`
-/// that finds no script and hands over to the next boot device.
+/// `<tag>` is a fresh UUID kept in `driver_internal_info.dnsmasq_tag` until clean-up.
+///
+/// Clean-up rewrites each host file as `<mac>,ignore` and removes the options file, as Ironic
+/// does. dnsmasq reads new and changed files in both directories by itself (inotify), and
+/// the newest entry for a MAC wins, so it stops answering the MAC at once; a removed file,
+/// by contrast, is forgotten only on SIGHUP, and until then dnsmasq would go on handing out
+/// the ramdisk's boot file. No SIGHUP is ever needed, which matters: dnsmasq 2.90 (Debian 12)
+/// crashes on SIGHUP once a host entry with `set:` tags has served a lease. The next ramdisk
+/// boot rewrites the host file with a new tag. Options of old tags stay in dnsmasq's memory
+/// until it restarts, inert: no host entry sets their tag any more.
 public struct DnsmasqDHCPProvider: DHCPProvider {
     public let name = "dnsmasq"
     /// `[dnsmasq] dhcp_hostsdir`.
@@ -57,8 +62,9 @@ public struct DnsmasqDHCPProvider: DHCPProvider {
     }
 
     public func clean(_ task: NodeTask) async throws {
+        // Rewritten, not removed: dnsmasq would keep a removed entry until SIGHUP.
         for mac in pxeMACs(task.ports) {
-            try BootFiles.remove(hostFile(mac))
+            try BootFiles.write("\(mac),ignore\n", to: hostFile(mac))
         }
         try BootFiles.remove(optionsFile(task.node.uuid))
         task.updateNode { $0.driverInternalInfo["dnsmasq_tag"] = nil }
