@@ -267,6 +267,34 @@ extension Conductor {
         try await apply(.wait, to: task)
     }
 
+    /// Carries the steps of a node on once `awaited` ends outside the ramdisk's heartbeats:
+    /// waits without a lock or a thread, then takes the node's lock (retrying while the
+    /// worker that started the step still holds it) and moves on as a heartbeat would.
+    func resumeWhenDone(_ awaited: String, nodeUUID: String, deploy: any AgentDeployInterface) {
+        Task { [self] in
+            await deploy.waitForAwaited(awaited, nodeUUID: nodeUUID)
+            let deadline = ContinuousClock.now + .seconds(60)
+            while ContinuousClock.now < deadline {
+                do {
+                    let task = try await tasks.acquire(nodeUUID, purpose: "resume after \(awaited)")
+                    let current = task.node.driverInternalInfo[AgentKey.awaited]?.stringValue
+                    guard current == awaited, let work = try? heartbeatWork(for: task) else {
+                        await tasks.release(task, save: false)
+                        return  // Moved on already (a heartbeat, an abort, a timeout).
+                    }
+                    try await spawnWorker(task, work)
+                    return
+                } catch let error as IronicError where error.code == "NodeLocked" {
+                    try? await Task.sleep(for: .milliseconds(200))
+                } catch {
+                    logger.warning("could not resume node after \(awaited): \(error)", metadata: ["node": "\(nodeUUID)"])
+                    return
+                }
+            }
+            logger.warning("node stayed locked after \(awaited) ended; its next heartbeat carries it on", metadata: ["node": "\(nodeUUID)"])
+        }
+    }
+
     // MARK: Rescue
 
     /// Starts an agent rescue (Ironic's `AgentRescue.rescue`): the interface prepares the
@@ -352,11 +380,12 @@ extension Conductor {
             let steps = storedSteps(kind, task.node)
             guard index < steps.count else { return }
             if let awaited, awaited != Self.awaitingHeartbeat {
-                let commands = try await deploy.agent.commands(task)
-                guard let last = commands.last(where: { $0.name == awaited }) else {
-                    throw IronicError(
-                        status: 500, code: "AgentCommandLost",
-                        message: "The agent on node \(task.node.uuid) has no record of the command \(awaited) of step \(steps[index].qualifiedName): did the ramdisk restart?")
+                guard let last = try await deploy.awaitedStatus(awaited, task: task) else {
+                    let message =
+                        deploy.endsWithoutHeartbeat(awaited)
+                        ? "Conductor \(hostname) has no record of \(awaited) of step \(steps[index].qualifiedName) on node \(task.node.uuid): the conductor that ran it restarted or went offline, so its outcome is unknown."
+                        : "The agent on node \(task.node.uuid) has no record of the command \(awaited) of step \(steps[index].qualifiedName): did the ramdisk restart?"
+                    throw IronicError(status: 500, code: "AgentCommandLost", message: message)
                 }
                 switch last.status {
                 case .running, .verifying: return
@@ -388,6 +417,9 @@ extension Conductor {
                 let result = try await execute(step, kind: kind, task: task, driver: driver, deploy: deploy)
                 if result == .wait {
                     try await apply(.wait, to: task)
+                    if let awaited = task.node.driverInternalInfo[AgentKey.awaited]?.stringValue, deploy.endsWithoutHeartbeat(awaited) {
+                        resumeWhenDone(awaited, nodeUUID: task.node.uuid, deploy: deploy)
+                    }
                     return
                 }
                 index += 1
@@ -415,12 +447,8 @@ extension Conductor {
             return result
         case .clean:
             if step.inAgent {
-                var params: [String: JSONValue] = [
-                    "step": .object(step.json), "node": AgentView.node(task.node), "ports": AgentView.ports(task.ports),
-                ]
-                if let version = task.node.driverInternalInfo[AgentKey.cleanVersion] { params["clean_version"] = version }
-                _ = try await deploy.agent.run("clean.execute_clean_step", params: params, wait: false, task: task)
-                task.updateNode { $0.driverInternalInfo[AgentKey.awaited] = "execute_clean_step" }
+                let awaited = try await deploy.startRamdiskCleanStep(step, task: task)
+                task.updateNode { $0.driverInternalInfo[AgentKey.awaited] = .string(awaited) }
                 return .wait
             }
             guard let kindValue = InterfaceKind(rawValue: step.interface), let provider = driver.interface(kindValue) as? any StepProvider,
@@ -437,25 +465,7 @@ extension Conductor {
     /// priorities configuration gives them.
     private func cleanSteps(_ task: NodeTask, driver: ComposedDriver, deploy: any AgentDeployInterface) async throws -> [ProvisionStep] {
         if task.ports.isEmpty { task.setPorts(try await store.ports(PortQuery(nodeUUID: task.node.uuid))) }
-        let reply = try await deploy.agent.run(
-            "clean.get_clean_steps", params: ["node": AgentView.node(task.node), "ports": AgentView.ports(task.ports)], wait: true,
-            task: task)
-        if reply.status == .failed { throw StepFailure(message: reply.error ?? "clean.get_clean_steps failed") }
-        let result = reply.result?.objectValue ?? [:]
-        if let version = result["hardware_manager_version"] {
-            task.updateNode { $0.driverInternalInfo[AgentKey.cleanVersion] = version }
-        }
-        var agentSteps: [ProvisionStep] = []
-        for (_, list) in (result["clean_steps"]?.objectValue ?? [:]).sorted(by: { $0.key < $1.key }) {
-            for value in list.arrayValue ?? [] {
-                guard let object = value.objectValue, let step = ProvisionStep(json: object, inAgent: true) else { continue }
-                if let existing = agentSteps.firstIndex(where: { $0.step == step.step && $0.interface == step.interface }) {
-                    if step.priority > agentSteps[existing].priority { agentSteps[existing] = step }
-                } else {
-                    agentSteps.append(step)
-                }
-            }
-        }
+        let agentSteps = try await deploy.ramdiskCleanSteps(task)
         if let manual = task.node.driverInternalInfo[AgentKey.manualCleanSteps]?.arrayValue {
             return try manual.map { value in
                 guard let object = value.objectValue, var step = ProvisionStep(json: object) else {

@@ -94,6 +94,72 @@ public protocol AgentDeployInterface: DeployInterface {
     func executeDeployStep(_ step: ProvisionStep, task: NodeTask, driver: ComposedDriver) async throws -> DriverStepResult
     /// The priorities configuration gives agent clean steps (`erase_devices` → 0, ...).
     func cleanStepPriorityOverrides() -> [String: Int]
+
+    /// The clean steps the ramdisk side offers, with their default priorities (IPA:
+    /// `clean.get_clean_steps`, keeping its `hardware_manager_version` in the node).
+    func ramdiskCleanSteps(_ task: NodeTask) async throws -> [ProvisionStep]
+    /// Starts one of `ramdiskCleanSteps`; returns the name of what the step now waits for,
+    /// which ``awaitedStatus(_:task:)`` is asked about (IPA: `execute_clean_step`).
+    func startRamdiskCleanStep(_ step: ProvisionStep, task: NodeTask) async throws -> String
+    /// How the work named `awaited` (set when a step returned `.wait`) stands; nil when
+    /// nobody has a record of it (the agent restarted, or the conductor running it did).
+    func awaitedStatus(_ awaited: String, task: NodeTask) async throws -> AgentCommandStatus?
+    /// Whether `awaited` ends without the ramdisk heartbeating about it (a playbook the
+    /// conductor runs): the conductor then calls ``waitForAwaited(_:nodeUUID:)`` with the
+    /// node unlocked and carries the steps on when it returns.
+    func endsWithoutHeartbeat(_ awaited: String) -> Bool
+    /// Returns once the work named `awaited` on the node has ended, suspending and never
+    /// blocking a thread. Only called where ``endsWithoutHeartbeat(_:)`` is true.
+    func waitForAwaited(_ awaited: String, nodeUUID: String) async
+}
+
+extension AgentDeployInterface {
+    /// The agent's clean steps (`clean.get_clean_steps`), highest priority of each name kept.
+    public func ramdiskCleanSteps(_ task: NodeTask) async throws -> [ProvisionStep] {
+        let reply = try await agent.run(
+            "clean.get_clean_steps", params: ["node": AgentView.node(task.node), "ports": AgentView.ports(task.ports)], wait: true,
+            task: task)
+        if reply.status == .failed {
+            throw IronicError(status: 500, code: "NodeCleaningFailure", message: reply.error ?? "clean.get_clean_steps failed")
+        }
+        let result = reply.result?.objectValue ?? [:]
+        if let version = result["hardware_manager_version"] {
+            task.updateNode { $0.driverInternalInfo["hardware_manager_version"] = version }
+        }
+        var steps: [ProvisionStep] = []
+        for (_, list) in (result["clean_steps"]?.objectValue ?? [:]).sorted(by: { $0.key < $1.key }) {
+            for value in list.arrayValue ?? [] {
+                guard let object = value.objectValue, let step = ProvisionStep(json: object, inAgent: true) else { continue }
+                if let existing = steps.firstIndex(where: { $0.step == step.step && $0.interface == step.interface }) {
+                    if step.priority > steps[existing].priority { steps[existing] = step }
+                } else {
+                    steps.append(step)
+                }
+            }
+        }
+        return steps
+    }
+
+    /// `clean.execute_clean_step`, not waiting for it.
+    public func startRamdiskCleanStep(_ step: ProvisionStep, task: NodeTask) async throws -> String {
+        var params: [String: JSONValue] = [
+            "step": .object(step.json), "node": AgentView.node(task.node), "ports": AgentView.ports(task.ports),
+        ]
+        if let version = task.node.driverInternalInfo["hardware_manager_version"] { params["clean_version"] = version }
+        _ = try await agent.run("clean.execute_clean_step", params: params, wait: false, task: task)
+        return "execute_clean_step"
+    }
+
+    /// The last agent command named `awaited`, from the agent's command list.
+    public func awaitedStatus(_ awaited: String, task: NodeTask) async throws -> AgentCommandStatus? {
+        try await agent.commands(task).last(where: { $0.name == awaited })
+    }
+
+    /// Agent commands are followed through heartbeats.
+    public func endsWithoutHeartbeat(_ awaited: String) -> Bool { false }
+
+    /// Never called for agent commands.
+    public func waitForAwaited(_ awaited: String, nodeUUID: String) async {}
 }
 
 /// The node and its ports as the ramdisk agent sees them in command parameters: no secrets
