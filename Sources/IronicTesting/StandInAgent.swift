@@ -125,7 +125,9 @@ public final class StandInAgent: Sendable {
     }
 
     /// Ends the last running command named `name` (bare or full) with `FAILED`.
-    public func fail(_ name: String, message: String, details: String = "", type: String = "CommandExecutionError") throws(StandInAgentError) {
+    public func fail(_ name: String, message: String, details: String = "", type: String = "CommandExecutionError")
+        throws(StandInAgentError)
+    {
         try state.end(name, status: "FAILED", error: StandInAgentState.error(type: type, message: message, details: details), result: nil)
     }
 
@@ -207,6 +209,7 @@ public enum StandInAgentError: Error, Sendable, CustomStringConvertible {
     /// Anything else.
     case unexpected(String)
 
+    /// What went wrong, for a test's failure message.
     public var description: String {
         switch self {
         case .timedOut(let message), .refused(let message), .unexpected(let message): message
@@ -226,7 +229,10 @@ final class StandInAgentState: Sendable {
         var result: JSONValue = .null
 
         var json: JSONValue {
-            ["id": .string(id), "command_name": .string(name), "command_status": .string(status), "command_error": error, "command_result": result]
+            [
+                "id": .string(id), "command_name": .string(name), "command_status": .string(status), "command_error": error,
+                "command_result": result,
+            ]
         }
     }
 
@@ -315,7 +321,7 @@ struct StandInAgentResponder: HTTPResponder {
         // Decide under the lock: refuse, or record the call and what to do.
         enum Plan { case refuse(HTTPResponse.Status, String), reply(Int), hold(Int), slow(Duration), silent, notJSON(String) }
         let plan: Plan = state.update { contents in
-            let answer = contents.answers.first { StandInAgentState.matches($0.key, name) }?.value ?? .succeed()
+            let answer = contents.answers[name] ?? contents.answers[StandInAgentState.bare(name)] ?? .succeed()
             var plan: Plan
             if contents.token != token {
                 plan = .refuse(.unauthorized, "401 Unauthorized: Token invalid.")
@@ -341,11 +347,12 @@ struct StandInAgentResponder: HTTPResponder {
                 case .notJSON(let text): plan = .notJSON(text)
                 }
             }
-            let status: Int? = switch plan {
-            case .refuse(let status, _): status.code
-            case .silent: nil
-            default: 200
-            }
+            let status: Int? =
+                switch plan {
+                case .refuse(let status, _): status.code
+                case .silent: nil
+                default: 200
+                }
             contents.calls.append(.init(method: "POST", command: name, params: params, wait: wait, token: token, status: status))
             return plan
         }

@@ -165,7 +165,8 @@ struct AgentClientTests {
     }
 
     @Test func aNodeWithoutAgentURLIsNotCalled() async throws {
-        let task = NodeTask(node: Node(driver: "fake-hardware"), conductor: "agent-client-test", isShared: false, logger: Logger(label: "t"))
+        let task = NodeTask(
+            node: Node(driver: "fake-hardware"), conductor: "agent-client-test", isShared: false, logger: Logger(label: "t"))
         let error = await #expect(throws: AgentError.self) {
             _ = try await Self.client().commands(task)
         }

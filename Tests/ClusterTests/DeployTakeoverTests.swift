@@ -22,7 +22,8 @@ struct DeployTakeoverTests {
         let imageSHA256: String
 
         init() throws {
-            directory = FileManager.default.temporaryDirectory.appendingPathComponent("ironic-deploy-takeover-\(UUID().uuidString.prefix(8))")
+            directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+                "ironic-deploy-takeover-\(UUID().uuidString.prefix(8))")
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             for name in ["kernel", "initramfs"] {
                 try Data("\(name) bytes".utf8).write(to: directory.appendingPathComponent(name))
@@ -73,7 +74,9 @@ struct DeployTakeoverTests {
         try #require(try await cluster.provision(uuid, "provide")["provision_state"] == "available")
         let deploy = try await cluster.request(
             "PUT", "/v1/nodes/\(uuid)/states/provision",
-            json: ["target": "active", "deploy_steps": [["interface": "deploy", "step": "prepare_instance_boot", "priority": 0, "args": [:]]]])
+            json: [
+                "target": "active", "deploy_steps": [["interface": "deploy", "step": "prepare_instance_boot", "priority": 0, "args": [:]]],
+            ])
         try #require(deploy.status == 202, "\(deploy.text)")
         let waiting = try await cluster.waitForNode(uuid, timeout: .seconds(30)) {
             $0["reservation"] == .null && $0["provision_state"] != "deploying"
@@ -135,7 +138,8 @@ struct DeployTakeoverTests {
             try agent.finish("prepare_image", result: ["result": "prepare_image: image written to device /dev/vda"])
             let commandsBefore = agent.calls.count
             // Heartbeats fail while the API's ring still names the dead conductor.
-            let refused = try await agent.heartbeatUntilAccepted(api: cluster, node: uuid, timeout: cluster.heartbeatTimeout * 3 + .seconds(10))
+            let refused = try await agent.heartbeatUntilAccepted(
+                api: cluster, node: uuid, timeout: cluster.heartbeatTimeout * 3 + .seconds(10))
             print("heartbeat accepted \(ContinuousClock.now - killedAt) after kill -9; refused before: \(refused)")
 
             // tear_down_agent waits up to 30 s for the agent to power the node off (fake power never does).
