@@ -145,7 +145,8 @@ extension Conductor {
                 task.updateNode { $0.cleanStep = [:] }
             }
             await recordHistory(task.node, .warning, .provisioning, "Aborted by user in state \"\(from.rawValue)\".", context: request.context)
-            return nil
+            // A ramdisk waited on is told nothing; its boot files, DHCP entries and power go.
+            return [.cleanWait, .inspectWait, .rescueWait].contains(from) ? .endRamdisk : nil
         case .unhold:
             try await apply(.unhold, to: task, action: action)
             return nil
@@ -286,6 +287,19 @@ extension Conductor {
                     try await fail(task, message: "Error while attempting to adopt node \(task.node.uuid): \(Self.describe(error))")
                     await recordHistory(task.node, .error, .adoption, task.node.lastError ?? "", context: context)
                 }
+            case .endRamdisk:
+                do {
+                    try await finishRamdisk(task, driver: driver, powerOff: true)
+                } catch {
+                    let message = "Aborted, but the ramdisk of node \(task.node.uuid) could not be shut down: \(Self.describe(error))"
+                    task.updateNode { $0.lastError = message }
+                    await recordHistory(task.node, .error, .provisioning, message, context: context)
+                }
+                task.updateNode { node in
+                    node.driverInternalInfo[AgentKey.awaited] = nil
+                    node.instanceInfo["rescue_password"] = nil
+                    node.instanceInfo["hashed_rescue_password"] = nil
+                }
             case .rescue:
                 do {
                     let rescue = try driver.require(.rescue, as: (any RescueInterface).self)
@@ -372,6 +386,7 @@ enum ProvisioningFlow: Sendable {
         case .adopt: "adopt"
         case .rescue: "rescue"
         case .unrescue: "unrescue"
+        case .endRamdisk: "end_ramdisk"
         }
     }
 
@@ -383,4 +398,6 @@ enum ProvisioningFlow: Sendable {
     case adopt
     case rescue
     case unrescue
+    /// After an abort in a ramdisk's wait state: end the ramdisk's work, power off.
+    case endRamdisk
 }

@@ -275,4 +275,21 @@ struct RamdiskAPITests {
         let unknown: JSONValue = ["interfaces": [["mac_address": "52:54:00:cc:dd:99"]], "bmc_address": "198.51.100.1"]
         #expect(try await server.request("POST", "/v1/continue_inspection", json: ["inventory": unknown], version: "1.84").status == 404)
     }
+
+    /// An abort in `inspect wait` ends the ramdisk's work as Ironic's agent inspection does:
+    /// boot files gone, power off; a late inventory is refused.
+    @Test func abortInInspectWaitEndsTheRamdisk() async throws {
+        let (server, uuid) = try await Self.inspectingNode()
+        defer { Task { await server.stop() } }
+        let nodeFiles = server.directory.appendingPathComponent("httpboot/\(uuid)")
+        #expect(FileManager.default.fileExists(atPath: nodeFiles.path), "the ramdisk's boot files while it is waited on")
+        let abort = try await server.request("PUT", "/v1/nodes/\(uuid)/states/provision", json: ["target": "abort"])
+        #expect(abort.status == 202, "\(abort.text)")
+        let node = try await server.waitForNode(uuid) { $0["provision_state"] == "inspect failed" && $0["reservation"] == .null }
+        #expect(node["power_state"] == "power off")
+        #expect(!FileManager.default.fileExists(atPath: nodeFiles.path))
+        let late = try await server.request(
+            "POST", "/v1/continue_inspection", json: ["inventory": Self.inventory], version: "1.84")
+        #expect(late.status == 404 || late.status == 409, "\(late.text)")
+    }
 }
