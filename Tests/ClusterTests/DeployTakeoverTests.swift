@@ -54,10 +54,7 @@ struct DeployTakeoverTests {
 
     /// A fake-hardware node with the `direct` deploy and `ipxe` boot and a port for `mac`,
     /// deployed and waiting for its ramdisk (`wait call-back`, unlocked); returns its UUID.
-    ///
-    /// The deploy runs without `deploy.prepare_instance_boot` (priority 0): that step sets the
-    /// boot device to `disk`, which `fake` management refuses (it knows only `pxe`, like
-    /// Ironic's), so a fake-hardware node could never finish a `direct` deploy.
+
     static func deployingNode(_ cluster: Cluster, _ files: Files) async throws -> String {
         let node = try await cluster.createNode([
             "name": "takeover-node", "deploy_interface": "direct", "boot_interface": "ipxe",
@@ -72,11 +69,7 @@ struct DeployTakeoverTests {
         try #require(port.status == 201, "\(port.text)")
         try await cluster.provision(uuid, "manage")
         try #require(try await cluster.provision(uuid, "provide")["provision_state"] == "available")
-        let deploy = try await cluster.request(
-            "PUT", "/v1/nodes/\(uuid)/states/provision",
-            json: [
-                "target": "active", "deploy_steps": [["interface": "deploy", "step": "prepare_instance_boot", "priority": 0, "args": [:]]],
-            ])
+        let deploy = try await cluster.request("PUT", "/v1/nodes/\(uuid)/states/provision", json: ["target": "active"])
         try #require(deploy.status == 202, "\(deploy.text)")
         let waiting = try await cluster.waitForNode(uuid, timeout: .seconds(30)) {
             $0["reservation"] == .null && $0["provision_state"] != "deploying"
