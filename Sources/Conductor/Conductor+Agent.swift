@@ -440,7 +440,9 @@ extension Conductor {
                 return .wait
             }
             let result = try await deploy.executeDeployStep(step, task: task, driver: driver)
-            if result == .wait {
+            // An interface that names what its step waits for sets `agent_awaited` itself;
+            // otherwise it is the IPA command the step started.
+            if result == .wait, task.node.driverInternalInfo[AgentKey.awaited] == nil {
                 let command = step.inAgent ? "execute_deploy_step" : (step.step == "write_image" ? "prepare_image" : step.step)
                 task.updateNode { $0.driverInternalInfo[AgentKey.awaited] = .string(command) }
             }

@@ -91,6 +91,8 @@ public protocol AgentDeployInterface: DeployInterface {
     /// The interface's own deploy steps with their default priorities.
     func deploySteps(_ task: NodeTask) -> [ProvisionStep]
     /// Runs one of `deploySteps` (or an agent step); `.wait` when it continues in the agent.
+    /// A step that waits for something other than the IPA command of its name sets
+    /// `driver_internal_info.agent_awaited` to a name ``awaitedStatus(_:task:)`` knows.
     func executeDeployStep(_ step: ProvisionStep, task: NodeTask, driver: ComposedDriver) async throws -> DriverStepResult
     /// The priorities configuration gives agent clean steps (`erase_devices` → 0, ...).
     func cleanStepPriorityOverrides() -> [String: Int]
