@@ -13,7 +13,18 @@ import NIOSSL
 /// Calls never block a thread: commands that take long (`standby.prepare_image`,
 /// `clean.execute_clean_step`) are started with `wait: false` and their state is read on a
 /// later heartbeat with `commands(_:)`.
+///
+/// An agent that refuses connections (its ramdisk is down) is tried three times, a second
+/// apart, as Ironic's `[agent] max_command_attempts` does, rather than until the call's
+/// timeout: the caller holds the node's lock meanwhile.
 public struct AgentClient: RamdiskAgentClient {
+    /// Connection attempts before an unreachable agent is reported.
+    static let connectionAttempts = 3
+    /// The pause between them.
+    static let attemptInterval: Duration = .seconds(1)
+    /// Calls to agents without a CA of their own; connection failures end the attempt at once.
+    static let plainClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration())
+
     let timeout: Duration
     let logger: Logger
 
@@ -80,32 +91,62 @@ public struct AgentClient: RamdiskAgentClient {
             request.body = .bytes(ByteBuffer(bytes: Array(body.serialized().utf8)))
         }
         let client = try makeClient(caPEM: info["agent_verify_ca"]?.stringValue)
-        let response: HTTPClientResponse
-        let bytes: ByteBuffer
-        do {
-            response = try await client.execute(request, timeout: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000))
-            bytes = try await response.body.collect(upTo: 16 * 1024 * 1024)
-            if client !== HTTPClient.shared { try? await client.shutdown() }
-        } catch {
-            if client !== HTTPClient.shared { try? await client.shutdown() }
-            throw AgentError.unreachable("Failed to connect to the agent running on node \(task.node.uuid) for invoking command \(body?.objectValue?["name"]?.stringValue ?? path). Error: \(error)")
+        let deadline = ContinuousClock.now + timeout
+        var attempt = 1
+        var answer: (response: HTTPClientResponse, bytes: ByteBuffer)?
+        while answer == nil {
+            do {
+                let (seconds, attoseconds) = (deadline - ContinuousClock.now).components
+                let response = try await client.execute(request, timeout: .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000))
+                answer = (response, try await response.body.collect(upTo: 16 * 1024 * 1024))
+            } catch {
+                let what = body == nil ? "listing its commands" : "invoking command \(body?.objectValue?["name"]?.stringValue ?? path)"
+                guard Self.isConnectionFailure(error), attempt < Self.connectionAttempts,
+                    deadline - ContinuousClock.now > Self.attemptInterval
+                else {
+                    if client !== Self.plainClient { try? await client.shutdown() }
+                    throw AgentError.unreachable("Failed to connect to the agent running on node \(task.node.uuid) for \(what). Error: \(error)")
+                }
+                attempt += 1
+                try await Task.sleep(for: Self.attemptInterval)
+            }
         }
+        if client !== Self.plainClient { try? await client.shutdown() }
+        guard let (response, bytes) = answer else { throw AgentError.badReply("no answer") }
         let text = String(buffer: bytes)
         let json = (try? JSONValue.parse(Array(text.utf8))) ?? .string(text)
         guard (200..<300).contains(Int(response.status.code)) else {
-            let message = json.objectValue?["message"]?.stringValue ?? text
-            let details = json.objectValue?["details"]?.stringValue ?? ""
+            // IPA's errors are `{"faultcode": ..., "faultstring": ...}`; older ones `message`/`details`.
+            let object = json.objectValue
+            let message = object?["faultstring"]?.stringValue ?? object?["message"]?.stringValue ?? text
+            let details = object?["details"]?.stringValue ?? ""
             throw AgentError.refused(status: Int(response.status.code), message: details.isEmpty ? message : "\(message) \(details)")
         }
         return json
     }
 
+    /// A failure to reach the agent at all (refused, reset before an answer, no route), as
+    /// opposed to a timeout of a call it accepted.
+    static func isConnectionFailure(_ error: any Error) -> Bool {
+        if let error = error as? HTTPClientError {
+            return error != .deadlineExceeded && error != .readTimeout && error != .cancelled
+        }
+        return error is IOError || error is ChannelError
+    }
+
+    static func configuration() -> HTTPClient.Configuration {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.timeout.connect = .seconds(5)
+        return configuration
+    }
+
     private func makeClient(caPEM: String?) throws -> HTTPClient {
-        guard let caPEM, !caPEM.isEmpty else { return HTTPClient.shared }
+        guard let caPEM, !caPEM.isEmpty else { return Self.plainClient }
         var tls = TLSConfiguration.makeClientConfiguration()
         let pem = caPEM.contains("BEGIN CERTIFICATE") ? caPEM : ((try? String(contentsOfFile: caPEM, encoding: .utf8)) ?? caPEM)
         tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(pem.utf8)))
-        var configuration = HTTPClient.Configuration()
+        var configuration = Self.configuration()
         configuration.tlsConfiguration = tls
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }

@@ -75,7 +75,7 @@ struct AgentClientTests {
                     continue
                 }
                 #expect(status == 401)
-                #expect(message.contains("Token invalid"), "\(message)")
+                #expect(message == "401 Unauthorized: Token invalid.", "IPA's faultstring, not its raw JSON: \(message)")
             }
             let listing = await #expect(throws: AgentError.self) {
                 _ = try await client.commands(Self.task(url: agent.url, token: "not-the-token"))
