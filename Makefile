@@ -1,6 +1,6 @@
 # swift-ironic: the two set-up commands are `make run` and `make test`.
 
-APT_PACKAGES := libsqlite3-dev libcrypt-dev libcurl4-openssl-dev libfreeipmi-dev libipmiconsole-dev freeipmi-tools openipmi python3-venv curl postgresql libjs-xterm node-xterm chromium qemu-system-x86 ipxe-qemu qemu-utils busybox-static dnsmasq-base linux-image-amd64 genisoimage
+APT_PACKAGES := libsqlite3-dev libcrypt-dev libcurl4-openssl-dev libfreeipmi-dev libipmiconsole-dev freeipmi-tools openipmi python3-venv curl postgresql libjs-xterm node-xterm chromium qemu-system-x86 ipxe-qemu qemu-utils busybox-static dnsmasq-base linux-image-amd64 genisoimage pxelinux syslinux-common
 SWIFT ?= swift
 VENV ?= .venv
 CONFIG ?=

@@ -2,14 +2,14 @@ import Core
 import Foundation
 
 /// The files machines fetch while they network-boot, laid out under `[deploy] http_root` and
-/// reachable at `[deploy] http_url`:
+/// reachable at `[deploy] http_url` (the `pxe` interface uses the same layout under
+/// `[pxe] tftp_root`, see ``PXEBoot``):
 ///
 /// ```
 /// http_root/
 ///   boot.ipxe                      generic script: chains to pxelinux.cfg/<mac> of each NIC
 ///   pxelinux.cfg/
 ///     52-54-00-12-34-56            iPXE: symbolic link to ../<node uuid>/config
-///     01-52-54-00-12-34-56         PXE (lpxelinux): the node's pxelinux config for this MAC
 ///   <node uuid>/
 ///     config                       the node's iPXE script
 ///     deploy_kernel                hard links into master_images/
@@ -25,16 +25,21 @@ public struct BootFiles: Sendable, Hashable {
     public let root: String
     /// `[deploy] http_url`, without a trailing `/`.
     public let baseURL: String
+    /// The content-addressed cache the node files are hard links to (`root/master_images`
+    /// unless given, as `[pxe] tftp_master_path` may).
+    public let masterDirectory: String
 
     /// The layout `[deploy] http_root` and `http_url` describe.
     public init(settings: DeployConfig) {
         self.init(root: settings.httpRoot, baseURL: settings.httpURL)
     }
 
-    /// The layout under `root`, served at `baseURL`.
-    public init(root: String, baseURL: String) {
+    /// The layout under `root`, served at `baseURL`, with its cache in `masterDirectory`
+    /// (default `root/master_images`).
+    public init(root: String, baseURL: String, masterDirectory: String? = nil) {
         self.root = root.count > 1 && root.hasSuffix("/") ? String(root.dropLast()) : root
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+        self.masterDirectory = masterDirectory ?? "\(self.root)/master_images"
     }
 
     /// Name of the directory holding one entry per MAC (Ironic's name, which pxelinux expects).
@@ -48,9 +53,6 @@ public struct BootFiles: Sendable, Hashable {
     public var bootScriptURL: String { "\(baseURL)/\(Self.bootScriptName)" }
     /// `http_root/pxelinux.cfg`.
     public var macDirectory: String { "\(root)/\(Self.macDirectoryName)" }
-    /// `http_root/master_images`: the content-addressed cache.
-    public var masterDirectory: String { "\(root)/master_images" }
-
     /// `http_root/<node uuid>`.
     public func nodeDirectory(_ nodeUUID: String) -> String { "\(root)/\(nodeUUID)" }
     /// `http_root/<node uuid>/<name>` (`config`, `deploy_kernel`, `deploy_ramdisk`, ...).
@@ -144,6 +146,21 @@ public struct BootFiles: Sendable, Hashable {
         guard Foundation.symlink(target, temporary) == 0 else {
             throw BootFileError(path: temporary, operation: "symlink", errno: errno)
         }
+        try rename(temporary, to: path)
+    }
+
+    /// Copies the file `source` to `path` atomically (boot loaders from the host's packages).
+    public static func copy(_ path: String, from source: String) throws(BootFileError) {
+        let directory = (path as NSString).deletingLastPathComponent
+        try makeDirectory(directory)
+        let temporary = temporaryName(for: path)
+        do {
+            try FileManager.default.copyItem(atPath: source, toPath: temporary)
+        } catch {
+            _ = unlink(temporary)
+            throw BootFileError(path: source, operation: "copy", errno: (error as NSError).domain == NSPOSIXErrorDomain ? Int32((error as NSError).code) : EIO)
+        }
+        chmod(temporary, 0o644)
         try rename(temporary, to: path)
     }
 

@@ -49,16 +49,21 @@ struct BootRamdisk: Sendable {
         return (kernel, ramdisk)
     }
 
-    /// The checks `ipxe` and `pxe` share: kernel and ramdisk named, a pxe-enabled port when
-    /// the task carries ports, an `http_url`, and a kernel command line that parses.
+    /// The checks of `ipxe`: those of ``validateRamdisk(_:settings:)`` and an `http_url`.
     static func validate(_ task: NodeTask, settings: DeployConfig) throws(IronicError) {
+        try validateRamdisk(task, settings: settings)
+        guard !settings.httpURL.isEmpty, !settings.httpRoot.isEmpty else {
+            throw .missingParameterValue("iPXE boot is enabled but no HTTP URL or HTTP root was specified")
+        }
+    }
+
+    /// The checks `ipxe` and `pxe` share: kernel and ramdisk named, a pxe-enabled port when
+    /// the task carries ports, and a kernel command line that parses.
+    static func validateRamdisk(_ task: NodeTask, settings: DeployConfig) throws(IronicError) {
         _ = try sources(task.node, purpose: .deploy)
         let ports = task.ports
         if !ports.isEmpty, !ports.contains(where: \.pxeEnabled) {
             throw .missingParameterValue("Node \(task.node.uuid) does not have any port associated with it with pxe_enabled set")
-        }
-        guard !settings.httpURL.isEmpty, !settings.httpRoot.isEmpty else {
-            throw .missingParameterValue("iPXE boot is enabled but no HTTP URL or HTTP root was specified")
         }
         _ = try kernelParameters(task.node, settings: settings, purpose: .deploy)
     }
@@ -101,8 +106,8 @@ struct BootRamdisk: Sendable {
         return api.hasSuffix("/v1") ? "\(api)/continue_inspection" : "\(api)/v1/continue_inspection"
     }
 
-    /// Fetches the kernel and ramdisk for `purpose` into `http_root/<node uuid>/`; returns
-    /// their file names there.
+    /// Fetches the kernel and ramdisk for `purpose` into `<root>/<node uuid>/` (`http_root`,
+    /// or `tftp_root` for `pxe`); returns their file names there.
     func fetch(_ task: NodeTask, purpose: RamdiskPurpose) async throws -> (kernel: String, ramdisk: String) {
         let node = task.node
         let labels = Self.labels(for: purpose)

@@ -11,7 +11,8 @@ import Foundation
 /// - `dhcp_optsdir/ironic-<node uuid>.conf`: the boot file for requests carrying `<tag>`:
 ///   iPXE clients get `http_url/boot.ipxe`, plain PXE ROMs get iPXE (`undionly.kpxe`, or
 ///   `snponly.efi` for a node whose `boot_mode` is `uefi`) from dnsmasq's TFTP server; for
-///   pxelinux, `lpxelinux.0` with option 210 (path prefix) set to `http_url/`.
+///   pxelinux, `[pxe] pxe_bootfile_name` (options 66, 150 and `siaddr` name
+///   `[pxe] tftp_server` when it is set; dnsmasq otherwise names itself).
 ///
 /// `<tag>` is a fresh UUID kept in `driver_internal_info.dnsmasq_tag` until clean-up.
 ///
@@ -30,12 +31,18 @@ public struct DnsmasqDHCPProvider: DHCPProvider {
     /// `[dnsmasq] dhcp_optsdir`.
     public let optionsDirectory: String
     let files: BootFiles
+    /// `[pxe] pxe_bootfile_name`.
+    let pxeBootfileName: String
+    /// `[pxe] tftp_server`.
+    let tftpServer: String
 
-    /// The provider over `[dnsmasq]` and `[deploy]` settings.
+    /// The provider over `[dnsmasq]`, `[deploy]` and `[pxe]` settings.
     public init(settings: DeployConfig) {
         hostsDirectory = settings.dnsmasqHostsDirectory
         optionsDirectory = settings.dnsmasqOptionsDirectory
         files = BootFiles(settings: settings)
+        pxeBootfileName = settings.pxeBootfileName
+        tftpServer = settings.tftpServer
     }
 
     /// `dhcp_hostsdir/ironic-<mac>.conf`.
@@ -52,7 +59,9 @@ public struct DnsmasqDHCPProvider: DHCPProvider {
             tag = UUID().uuidString.lowercased()
             task.updateNode { $0.driverInternalInfo["dnsmasq_tag"] = .string(tag) }
         }
-        let options = Self.options(tag: tag, loader: loader, bootScriptURL: files.bootScriptURL, baseURL: files.baseURL, uefi: node.bootMode == "uefi")
+        let options = Self.options(
+            tag: tag, loader: loader, bootScriptURL: files.bootScriptURL, uefi: node.bootMode == "uefi",
+            pxeBootfile: pxeBootfileName, tftpServer: tftpServer)
         // Options first: a host entry must never set a tag whose options dnsmasq lacks.
         try BootFiles.write(options.joined(separator: "\n") + "\n", to: optionsFile(node.uuid))
         for mac in pxeMACs(task.ports) {
@@ -71,7 +80,10 @@ public struct DnsmasqDHCPProvider: DHCPProvider {
     }
 
     /// The `--dhcp-optsdir` lines for one node: `tag:<tag>[,tag:...],<option>,<value>`.
-    static func options(tag: String, loader: NetworkBootLoader, bootScriptURL: String, baseURL: String, uefi: Bool) -> [String] {
+    static func options(
+        tag: String, loader: NetworkBootLoader, bootScriptURL: String, uefi: Bool, pxeBootfile: String = "pxelinux.0",
+        tftpServer: String = ""
+    ) -> [String] {
         switch loader {
         case .ipxe:
             [
@@ -79,10 +91,12 @@ public struct DnsmasqDHCPProvider: DHCPProvider {
                 "tag:\(tag),tag:ipxe,67,\(bootScriptURL)",
             ]
         case .pxelinux:
-            [
-                "tag:\(tag),67,lpxelinux.0",
-                "tag:\(tag),210,\(baseURL)/",
-            ]
+            // Ironic's options: 66 (TFTP server name), 150 (its address) and siaddr, which
+            // dnsmasq would otherwise set to itself.
+            ["tag:\(tag),67,\(pxeBootfile)"]
+                + (tftpServer.isEmpty
+                    ? []
+                    : ["tag:\(tag),66,\(tftpServer)", "tag:\(tag),150,\(tftpServer)", "tag:\(tag),option:server-ip-address,\(tftpServer)"])
         }
     }
 }

@@ -5,7 +5,8 @@ import Core
 public enum NetworkBootLoader: String, Sendable, Hashable {
     /// iPXE: iPXE clients get `http_url/boot.ipxe`; plain PXE ROMs first get iPXE itself.
     case ipxe
-    /// pxelinux over HTTP (lpxelinux): its config comes from `http_url/pxelinux.cfg/`.
+    /// PXELINUX over TFTP (the `pxe` interface): `[pxe] pxe_bootfile_name` from the TFTP
+    /// server that serves `[pxe] tftp_root`.
     case pxelinux
 }
 

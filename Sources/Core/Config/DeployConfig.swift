@@ -26,6 +26,27 @@ public struct DeployConfig: Sendable, Hashable {
     /// `[pxe] kernel_append_params`: kernel parameters for the deploy ramdisk; a node's
     /// `driver_info.kernel_append_params` replaces them (`%default%` in it stands for these).
     public var kernelAppendParams = "nofb nomodeset vga=normal"
+    /// `[pxe] tftp_root`: the directory the TFTP server serves; the `pxe` boot interface writes
+    /// pxelinux configs, kernels and ramdisks there (default `var/tftpboot`; Ironic's `/tftpboot`).
+    public var tftpRoot = "var/tftpboot"
+    /// `[pxe] tftp_master_path`: the cache of kernels and ramdisks that `tftp_root` holds hard
+    /// links to, so on the same file system (default nil: `<tftp_root>/master_images`).
+    public var tftpMasterPath: String?
+    /// `[pxe] tftp_server`: the TFTP server's address the `dnsmasq` provider hands out (DHCP
+    /// options 66, 150 and `siaddr`). Default empty: none is sent, so dnsmasq names itself.
+    public var tftpServer = ""
+    /// `[pxe] pxe_bootfile_name`: the boot file DHCP names for `pxe` nodes (default `pxelinux.0`).
+    public var pxeBootfileName = "pxelinux.0"
+    /// `[pxe] loader_file_paths`: boot loader files copied into `tftp_root` (name there → path
+    /// on the conductor) before a `pxe` node boots. Default: PXELINUX from Debian's `pxelinux`
+    /// and `syslinux-common` packages (Ironic's default is empty: operators install them).
+    public var loaderFilePaths: [String: String] = [
+        "pxelinux.0": "/usr/lib/PXELINUX/pxelinux.0",
+        "ldlinux.c32": "/usr/lib/syslinux/modules/bios/ldlinux.c32",
+    ]
+    /// `[pxe] enable_netboot_fallback`: `pxe` keeps a boot-from-disk config for deployed nodes,
+    /// for machines that always boot from the network first (default false, as in Ironic).
+    public var enableNetbootFallback = false
     /// `[service_catalog] endpoint_override`: the API URL the ramdisk calls back
     /// (`ipa-api-url`). Default `http://10.0.2.2:6385` (the host API as lab VMs reach it).
     public var apiURL = "http://10.0.2.2:6385"
@@ -90,6 +111,7 @@ extension IronicConfig {
         d.eraseDevicesMetadataPriority =
             try reader.int("deploy", "erase_devices_metadata_priority", range: 0...1000) ?? d.eraseDevicesMetadataPriority
         d.kernelAppendParams = try reader.string("pxe", "kernel_append_params") ?? d.kernelAppendParams
+        try d.readPXEOptions(reader)
         d.apiURL = try reader.string("service_catalog", "endpoint_override") ?? d.apiURL
         if let provider = try reader.string("dhcp", "dhcp_provider") {
             guard ["none", "dnsmasq"].contains(provider) else {
@@ -132,5 +154,44 @@ extension IronicConfig {
         }
         d.inspectorPowerOff = try reader.bool("inspector", "power_off") ?? d.inspectorPowerOff
         deploy = d
+    }
+}
+
+extension DeployConfig {
+    /// The `[pxe]` options of the `pxe` boot interface.
+    mutating func readPXEOptions(_ reader: OptionReader) throws(ConfigError) {
+        tftpRoot = try reader.string("pxe", "tftp_root") ?? tftpRoot
+        if let master = try reader.string("pxe", "tftp_master_path") {
+            guard !master.isEmpty else {
+                throw ConfigError(
+                    source: "[pxe] tftp_master_path", message: "the TFTP image cache cannot be disabled; leave the option unset for <tftp_root>/master_images")
+            }
+            tftpMasterPath = master
+        }
+        tftpServer = try reader.string("pxe", "tftp_server") ?? tftpServer
+        if let name = try reader.string("pxe", "pxe_bootfile_name") {
+            guard Self.isTFTPRelativePath(name) else {
+                throw ConfigError(source: "[pxe] pxe_bootfile_name", message: "expected a path inside tftp_root, got '\(name)'")
+            }
+            pxeBootfileName = name
+        }
+        if let entries = try reader.list("pxe", "loader_file_paths") {
+            var paths: [String: String] = [:]
+            for entry in entries {
+                let pair = entry.split(separator: ":", maxSplits: 1).map { String($0).trimmingCharacters(in: .whitespaces) }
+                guard pair.count == 2, Self.isTFTPRelativePath(pair[0]), pair[1].hasPrefix("/") else {
+                    throw ConfigError(
+                        source: "[pxe] loader_file_paths", message: "expected name:/absolute/path entries separated by commas, got '\(entry)'")
+                }
+                paths[pair[0]] = pair[1]
+            }
+            loaderFilePaths = paths
+        }
+        enableNetbootFallback = try reader.bool("pxe", "enable_netboot_fallback") ?? enableNetbootFallback
+    }
+
+    /// A relative path without `..`: a file name a TFTP client may ask for.
+    static func isTFTPRelativePath(_ path: String) -> Bool {
+        !path.isEmpty && !path.hasPrefix("/") && !path.split(separator: "/").contains("..")
     }
 }
