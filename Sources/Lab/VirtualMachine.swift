@@ -11,13 +11,20 @@ import Foundation
 ///
 /// Each machine has a qcow2 disk, a serial port logged to `serial.log`, and one NIC on QEMU's
 /// user-mode network (no root, no bridge): the host is 10.0.2.2 from inside, QEMU's DHCP
-/// hands out `bootURL` as the boot file, and the agent's port 9999 is forwarded to
+/// hands out `bootURL` as the boot file (or, with `tftpRoot`, PXELINUX from QEMU's own TFTP
+/// server), and the agent's port 9999 is forwarded to
 /// 127.0.0.1:`agentPort` so a conductor on the host reaches the ramdisk. The host's root is
 /// shared read-only over virtio-9p (tag `hostroot`) for the lab's deploy ramdisk
 /// (`scripts/build-deploy-ramdisk.sh`).
 public struct VirtualMachineSettings: Sendable, Hashable {
     /// The boot file QEMU's DHCP hands out (the conductor's generic iPXE script).
     public var bootURL = "http://10.0.2.2:8088/boot.ipxe"
+    /// When set, QEMU's built-in TFTP server serves this directory (absolute; the conductor's
+    /// `[pxe] tftp_root`) and its DHCP names `tftpBootFile` instead of `bootURL`: the machines
+    /// boot PXELINUX over TFTP, for nodes with the `pxe` boot interface.
+    public var tftpRoot: String?
+    /// The boot file DHCP names with `tftpRoot` (the conductor's `[pxe] pxe_bootfile_name`).
+    public var tftpBootFile = "pxelinux.0"
     /// Memory per machine; the deploy ramdisk's agent needs about 1 GiB.
     public var memoryMiB = 1536
     /// Size of each machine's disk.
@@ -95,7 +102,7 @@ enum VirtualMachineFiles {
                     -display none -monitor none -daemonize -pidfile "$pidfile" \
                     -chardev file,id=serial0,path="$dir/\#(serialLogName)",append=on -serial chardev:serial0 \
                     -drive file="$dir/\#(diskName)",format=qcow2,if=virtio,cache=unsafe \
-                    -netdev user,id=net0,bootfile='\#(settings.bootURL)',hostfwd=tcp:127.0.0.1:\#(agentPort)-:9999 \
+                    -netdev user,id=net0,\#(networkBoot(settings)),hostfwd=tcp:127.0.0.1:\#(agentPort)-:9999 \
                     -device virtio-net-pci,netdev=net0,mac=\#(macAddress),bootindex=1 \
                     -fsdev local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap \
                     -device virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot \
@@ -123,6 +130,17 @@ enum VirtualMachineFiles {
 }
 
 extension VirtualMachineFiles {
+    /// The `-netdev user` options that choose what the machine network-boots: the boot URL
+    /// (iPXE), or PXELINUX from QEMU's TFTP server over `tftpRoot`. Single-quoted for the
+    /// shell, commas doubled for QEMU's option parser.
+    static func networkBoot(_ settings: VirtualMachineSettings) -> String {
+        func quoted(_ value: String) -> String {
+            "'" + value.replacingOccurrences(of: ",", with: ",,").replacingOccurrences(of: "'", with: #"'\''"#) + "'"
+        }
+        guard let root = settings.tftpRoot else { return "bootfile=\(quoted(settings.bootURL))" }
+        return "tftp=\(quoted(root)),bootfile=\(quoted(settings.tftpBootFile))"
+    }
+
     /// Runs a short command to its end; its exit status and combined output.
     static func run(_ executable: String, _ arguments: [String]) -> (status: Int32, output: String) {
         let process = Process()

@@ -83,6 +83,14 @@ public struct LabUpCommand: AsyncParsableCommand {
     @Option(name: .customLong("boot-url"), help: "For --vms: the boot file the machines' DHCP hands out (the conductor's [deploy] http_url + /boot.ipxe).")
     var bootURL: String = VirtualMachineSettings().bootURL
 
+    @Option(
+        name: .customLong("tftp-root"),
+        help: "For --vms: boot PXELINUX over TFTP instead of --boot-url: QEMU's own TFTP server serves DIR (the conductor's [pxe] tftp_root), for nodes with the pxe boot interface.")
+    var tftpRoot: String?
+
+    @Option(name: .customLong("tftp-boot-file"), help: "For --tftp-root: the boot file the machines' DHCP names (the conductor's [pxe] pxe_bootfile_name).")
+    var tftpBootFile: String = VirtualMachineSettings().tftpBootFile
+
     @Option(name: .customLong("vm-memory"), help: "For --vms: memory per machine in MiB.")
     var vmMemory: Int = VirtualMachineSettings().memoryMiB
 
@@ -90,6 +98,11 @@ public struct LabUpCommand: AsyncParsableCommand {
 
     /// Creates the command with its defaults (ArgumentParser fills in the options).
     public init() {}
+
+    /// Rejects options that only make sense together.
+    public func validate() throws {
+        if tftpRoot != nil, vms == nil { throw ValidationError("--tftp-root needs --vms: only virtual machines network-boot") }
+    }
 
     /// Runs the command.
     public func run() async throws {
@@ -106,6 +119,10 @@ public struct LabUpCommand: AsyncParsableCommand {
         if vms != nil {
             var machines = VirtualMachineSettings()
             machines.bootURL = bootURL
+            if let tftpRoot {
+                machines.tftpRoot = URL(fileURLWithPath: tftpRoot, isDirectory: true).standardizedFileURL.path
+                machines.tftpBootFile = tftpBootFile
+            }
             machines.memoryMiB = vmMemory
             configuration.machines = machines
             if VirtualMachineSettings.acceleration != "kvm" {
@@ -478,6 +495,11 @@ extension LabUpCommand {
         if let basePort { arguments += ["--base-port", String(basePort)] }
         if noBootLog { arguments.append("--no-boot-log") }
         if let vms { arguments += ["--vms", String(vms), "--boot-url", bootURL, "--vm-memory", String(vmMemory)] }
+        if let tftpRoot {
+            // Absolute: the keeper may not share this process's working directory.
+            let root = URL(fileURLWithPath: tftpRoot, isDirectory: true).standardizedFileURL.path
+            arguments += ["--tftp-root", root, "--tftp-boot-file", tftpBootFile]
+        }
         // setsid(1) gives the keeper a session of its own (no SIGHUP when this terminal goes);
         // it may fork to do so, so the keeper is recognised by the state it writes, not by PID.
         let launched = Date().addingTimeInterval(-1)
