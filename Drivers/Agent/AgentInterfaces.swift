@@ -15,6 +15,8 @@ public struct AgentInterfaces: Sendable {
     public let direct: DirectDeploy
     /// `ipxe` boot.
     public let ipxe: IPXEBoot
+    /// `pxe` boot (PXELINUX over TFTP).
+    public let pxe: PXEBoot
     /// `agent` inspect.
     public let inspect: AgentInspect
     /// `agent` rescue.
@@ -26,13 +28,14 @@ public struct AgentInterfaces: Sendable {
         let images = ImageCache(settings: settings, logger: logger)
         direct = DirectDeploy(settings: settings, client: client, images: images)
         ipxe = IPXEBoot(settings: settings, images: images)
+        pxe = PXEBoot(settings: settings, logger: logger)
         inspect = AgentInspect(settings: settings)
         rescue = AgentRescue(settings: settings, agent: client)
     }
 
     /// These implementations under their own names.
     public var entryPoints: DriverEntryPoints {
-        DriverEntryPoints(interfaces: [direct, ipxe, inspect, rescue])
+        DriverEntryPoints(interfaces: [direct, ipxe, pxe, inspect, rescue])
     }
 }
 

@@ -23,7 +23,7 @@ struct RegistryTests {
         let enabled = registration.interfaces.mapValues(\.enabled)
         #expect(enabled == [
             .bios: ["fake", "no-bios"],
-            .boot: ["fake", "ipxe"],
+            .boot: ["fake", "ipxe", "pxe"],
             .console: ["fake", "no-console"],
             .deploy: ["fake", "direct"],
             .firmware: ["fake", "no-firmware"],
@@ -32,7 +32,7 @@ struct RegistryTests {
             .network: ["noop"],
             .power: ["fake"],
             .raid: ["fake", "no-raid"],
-            .rescue: ["fake", "no-rescue"],
+            .rescue: ["fake", "no-rescue", "agent"],
             .storage: ["fake", "noop"],
             .vendor: ["fake", "no-vendor"],
         ])

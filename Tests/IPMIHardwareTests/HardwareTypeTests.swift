@@ -34,7 +34,8 @@ struct HardwareTypeTests {
         #expect(enabled[.vendor] == ["ipmi", "ipmitool", "no-vendor"])
         #expect(enabled[.console] == ["no-console", "ipmi-proxy", "ipmitool-socat"])
         #expect(enabled[.deploy] == ["direct", "fake"])
-        #expect(enabled[.boot] == ["ipxe", "fake"], "pxe (PXELINUX over TFTP) does not ship")
+        #expect(enabled[.boot] == ["ipxe", "pxe", "fake"])
+        #expect(enabled[.rescue] == ["no-rescue", "agent"], "no-rescue stays the default, as in Ironic")
         #expect(HardwareType.ipmi.supported[.deploy]?.first == "autodetect")
         #expect(HardwareType.ipmi.supported[.boot] == ["ipxe", "pxe", "http-ipxe", "http", "fake"])
     }
