@@ -59,6 +59,10 @@ PACKAGES=(
     hdparm nvme-cli mdadm smartmontools
     # misc commands the agent shells out to (file, fuser, hexdump, efibootmgr)
     file psmisc bsdextrautils efibootmgr
+    # the ansible deploy interface: playbooks run over SSH as a sudoer
+    # (openssh-server itself comes from scripts/install-openssh-server.sh,
+    # which keeps Debian from starting a system sshd)
+    sudo
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -72,6 +76,20 @@ if [ "${#missing[@]}" -gt 0 ]; then
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 else
     log "Debian packages: all present"
+fi
+
+if [ -x "$SCRIPT_DIR/install-openssh-server.sh" ]; then
+    "$SCRIPT_DIR/install-openssh-server.sh"
+fi
+
+# The key the conductor's ansible-playbook logs in to the ramdisk with (user
+# "ansible"); the machine reads the public half through the shared root.
+if [ ! -s "$OUTDIR/ansible_key" ] || [ ! -s "$OUTDIR/ansible_key.pub" ]; then
+    log "ansible key: generating $OUTDIR/ansible_key"
+    rm -f "$OUTDIR/ansible_key" "$OUTDIR/ansible_key.pub"
+    ssh-keygen -q -t ed25519 -N '' -C "swift-ironic deploy ramdisk" -f "$OUTDIR/ansible_key"
+else
+    log "ansible key: present"
 fi
 
 # ---------------------------------------------------------------------------
@@ -247,6 +265,7 @@ ln -s ../proc/self/mounts /newroot/etc/mtab
 : >/newroot/etc/machine-id
 hostname ipa-ramdisk
 echo ipa-ramdisk >/newroot/etc/hostname
+printf '127.0.0.1\tlocalhost\n127.0.1.1\tipa-ramdisk\n' >/newroot/etc/hosts
 
 # 3. Network: DHCP on every NIC, in parallel; udhcpc stays in the background
 #    to renew the lease. The hook writes /newroot/etc/resolv.conf.
@@ -302,6 +321,29 @@ IPA=@VENV@/bin/ironic-python-agent
 in_root test -x "$IPA" || fatal "$IPA not found in the shared root"
 echo "init: network: $(ip -4 -o addr show scope global | awk '{print $2, $4}' | tr '\n' ' ')"
 grep -qw rd.shell /newroot/proc/cmdline && console_shell
+# SSH for the ansible deploy interface: user "ansible" with passwordless sudo
+# and the lab's public key; fresh host keys per boot (never the host's own).
+if in_root test -x /usr/sbin/sshd && [ -r /newroot@OUTDIR@/ansible_key.pub ]; then
+    sed -i '/^ansible:/d' /newroot/etc/passwd /newroot/etc/shadow /newroot/etc/group
+    echo 'ansible:x:1991:1991:ansible deploy:/home/ansible:/bin/sh' >>/newroot/etc/passwd
+    echo 'ansible:x:1991:' >>/newroot/etc/group
+    echo 'ansible:*:0:0:99999:7:::' >>/newroot/etc/shadow
+    mkdir -p /newroot/home/ansible/.ssh /newroot/etc/sudoers.d /newroot/run/sshd
+    cp /newroot@OUTDIR@/ansible_key.pub /newroot/home/ansible/.ssh/authorized_keys
+    chown -R 1991:1991 /newroot/home/ansible
+    chmod 700 /newroot/home/ansible/.ssh
+    echo 'ansible ALL=(ALL) NOPASSWD: ALL' >/newroot/etc/sudoers.d/ansible
+    chmod 440 /newroot/etc/sudoers.d/ansible
+    rm -f /newroot/etc/ssh/ssh_host_*
+    in_root ssh-keygen -A >/dev/null
+    if in_root /usr/sbin/sshd -o PasswordAuthentication=no -o KbdInteractiveAuthentication=no \
+        -o PermitRootLogin=no -o UsePAM=no -o AllowUsers=ansible; then
+        echo "init: sshd listening on port 22 (user ansible, key $(cut -d' ' -f3- /newroot@OUTDIR@/ansible_key.pub))"
+    else
+        echo "init: WARNING: sshd did not start"
+    fi
+fi
+
 # Rescue: the agent's rescue.finalize_rescue writes the rescue user's password
 # hash here, marks the machine rescued and exits (images built with
 # diskimage-builder do the same with a systemd unit).
@@ -333,7 +375,7 @@ while true; do
     sleep 5
 done
 EOF
-    sed -i "s|@VENV@|$VENV|g" "$STAGE/init"
+    sed -i -e "s|@VENV@|$VENV|g" -e "s|@OUTDIR@|$OUTDIR|g" "$STAGE/init"
     chmod 755 "$STAGE/init"
 
     (cd "$STAGE" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) \

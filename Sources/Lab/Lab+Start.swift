@@ -24,6 +24,7 @@ extension Lab {
         var launch: SimulatedServer.Launch
         var pid: pid_t = 0
         var agentPort: Int?
+        var sshPort: Int?
     }
 
     /// Undo list for a start that fails half-way.
@@ -104,19 +105,24 @@ extension Lab {
                     logPath: node.appendingPathComponent("ipmi_sim.log").path, username: configuration.username,
                     spawner: spawner)
                 var agentPort: Int?
+                var sshPort: Int?
                 if let machines = configuration.machines {
-                    let (agentListener, port) = try POSIX.listenTCP(port: 0)
-                    close(agentListener)
-                    if !LabRegistry.reserve(port) { throw LabError.portInUse(port) }
-                    rollback.ports.append(port)
+                    var forwarded: [Int] = []
+                    for _ in 0..<2 {
+                        let (listener, port) = try POSIX.listenTCP(port: 0)
+                        close(listener)
+                        if !LabRegistry.reserve(port) { throw LabError.portInUse(port) }
+                        rollback.ports.append(port)
+                        forwarded.append(port)
+                    }
                     try VirtualMachineFiles.install(
-                        in: chassis, name: name, macAddress: mac, agentPort: port, settings: machines)
-                    agentPort = port
+                        in: chassis, name: name, macAddress: mac, agentPort: forwarded[0], sshPort: forwarded[1], settings: machines)
+                    (agentPort, sshPort) = (forwarded[0], forwarded[1])
                 }
                 plans.append(
                     Plan(
                         name: name, index: index, nodeDirectory: node, chassisDirectory: chassis,
-                        serialPort: serialPort, macAddress: mac, launch: launch, agentPort: agentPort))
+                        serialPort: serialPort, macAddress: mac, launch: launch, agentPort: agentPort, sshPort: sshPort))
                 hubPorts.append(
                     SerialHub.Port(
                         name: name, listener: listener, port: serialPort, chassisDirectory: chassis,
@@ -144,7 +150,7 @@ extension Lab {
                     LabState.Server(
                         name: $0.name, bmcPort: $0.bmcPort, serialPort: $0.serialPort, consolePort: $0.consolePort,
                         pid: $0.pid, macAddress: $0.macAddress, configPath: $0.launch.configPath,
-                        chassisDirectory: $0.chassisDirectory, agentPort: $0.agentPort)
+                        chassisDirectory: $0.chassisDirectory, agentPort: $0.agentPort, sshPort: $0.sshPort)
                 })
             let stateFile = try LabStateFile(directory: directory, state: state)
             let servers = plans.map {

@@ -32,6 +32,9 @@ public struct LabState: Codable, Sendable, Equatable {
         public var chassisDirectory: String
         /// For a virtual machine: the loopback port forwarded to its agent's port 9999.
         public var agentPort: Int?
+        /// For a virtual machine: the loopback port forwarded to its SSH port 22 (the
+        /// ansible deploy interface's way into the ramdisk).
+        public var sshPort: Int?
         /// For a virtual machine: the file its serial port writes to.
         public var serialLog: String? { agentPort == nil ? nil : chassisDirectory + "/" + VirtualMachineFiles.serialLogName }
 

@@ -13,7 +13,8 @@ import Foundation
 /// user-mode network (no root, no bridge): the host is 10.0.2.2 from inside, QEMU's DHCP
 /// hands out `bootURL` as the boot file (or, with `tftpRoot`, PXELINUX from QEMU's own TFTP
 /// server), and the agent's port 9999 is forwarded to
-/// 127.0.0.1:`agentPort` so a conductor on the host reaches the ramdisk. The host's root is
+/// 127.0.0.1:`agentPort` (and SSH's 22 to 127.0.0.1:`sshPort`) so a conductor on the host
+/// reaches the ramdisk. The host's root is
 /// shared read-only over virtio-9p (tag `hostroot`) for the lab's deploy ramdisk
 /// (`scripts/build-deploy-ramdisk.sh`).
 public struct VirtualMachineSettings: Sendable, Hashable {
@@ -49,7 +50,8 @@ enum VirtualMachineFiles {
     /// Writes the machine's control script and creates its disk. The chassis-control script
     /// calls `vm.sh start BOOTDEV`, `vm.sh stop` and `vm.sh status`.
     static func install(
-        in chassisDirectory: String, name: String, macAddress: String, agentPort: Int, settings: VirtualMachineSettings
+        in chassisDirectory: String, name: String, macAddress: String, agentPort: Int, sshPort: Int? = nil,
+        settings: VirtualMachineSettings
     ) throws(LabError) {
         guard let qemu = settings.qemuPath ?? POSIX.findExecutable("qemu-system-x86_64") else {
             throw .missingTool("qemu-system-x86_64 (Debian: qemu-system-x86, ipxe-qemu)")
@@ -60,7 +62,7 @@ enum VirtualMachineFiles {
         guard created.status == 0 else { throw .machineSetupFailed("qemu-img create \(disk): \(created.output)") }
         let script = controlScript(
             qemu: qemu, directory: chassisDirectory, name: name, macAddress: macAddress, agentPort: agentPort,
-            settings: settings)
+            sshPort: sshPort, settings: settings)
         let path = chassisDirectory + "/" + controlScriptName
         do {
             try Data(script.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
@@ -82,8 +84,10 @@ enum VirtualMachineFiles {
     /// its PID; power reads "on" exactly while that process lives, so a machine that powers
     /// itself off (the agent's `standby.power_off`) reads "off".
     static func controlScript(
-        qemu: String, directory: String, name: String, macAddress: String, agentPort: Int, settings: VirtualMachineSettings
+        qemu: String, directory: String, name: String, macAddress: String, agentPort: Int, sshPort: Int? = nil,
+        settings: VirtualMachineSettings
     ) -> String {
+        let ssh = sshPort.map { ",hostfwd=tcp:127.0.0.1:\($0)-:22" } ?? ""
         let acceleration = VirtualMachineSettings.acceleration
         return #"""
             #!/bin/sh
@@ -102,7 +106,7 @@ enum VirtualMachineFiles {
                     -display none -monitor none -daemonize -pidfile "$pidfile" \
                     -chardev file,id=serial0,path="$dir/\#(serialLogName)",append=on -serial chardev:serial0 \
                     -drive file="$dir/\#(diskName)",format=qcow2,if=virtio,cache=unsafe \
-                    -netdev user,id=net0,\#(networkBoot(settings)),hostfwd=tcp:127.0.0.1:\#(agentPort)-:9999 \
+                    -netdev user,id=net0,\#(networkBoot(settings)),hostfwd=tcp:127.0.0.1:\#(agentPort)-:9999\#(ssh) \
                     -device virtio-net-pci,netdev=net0,mac=\#(macAddress),bootindex=1 \
                     -fsdev local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap \
                     -device virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot \

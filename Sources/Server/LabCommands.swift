@@ -289,6 +289,13 @@ extension LabEnrollment {
             // The same agent serves rescue: it sets the rescue user's password and stays up.
             info["rescue_kernel"] = info["deploy_kernel"]
             info["rescue_ramdisk"] = info["deploy_ramdisk"]
+            // The ansible deploy interface logs in to the ramdisk as "ansible" with the
+            // ramdisk's key, through the port QEMU forwards to its SSH.
+            if let sshPort = server.sshPort {
+                info["ansible_username"] = "ansible"
+                info["ansible_key_file"] = deployImages.appendingPathComponent("ansible_key").path
+                info["ansible_port"] = String(sshPort)
+            }
             info["kernel_append_params"] =
                 "console=ttyS0 ipa-insecure=1 ipa-advertise-host=127.0.0.1 ipa-advertise-port=\(agentPort)"
         }
