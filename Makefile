@@ -75,6 +75,7 @@ bench: deps
 	python3 Benchmarks/cluster_bench.py --bindir .build/release
 	$(SWIFT) build -c release --product ironic-ipmiproxy
 	python3 Benchmarks/console_bench.py --bindir .build/release $(CONSOLE_BENCH_ARGS)
+	$(MAKE) --no-print-directory test-images && python3 Benchmarks/deploy_bench.py --ironic .build/release/ironic $(DEPLOY_BENCH_ARGS)
 
 clean: postgres-down
 	rm -rf .build var
