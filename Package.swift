@@ -28,6 +28,7 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.1"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     ],
     targets: [
         // Node model, provision state machine, errors, configuration, driver interface protocols.
@@ -151,10 +152,25 @@ let package = Package(
             path: "Drivers/Agent",
             swiftSettings: swiftSettings
         ),
+        // Provisioning through Ansible playbooks the conductor runs over SSH against the deploy
+        // ramdisk: the `ansible` deploy interface and the runner that batches playbook runs.
+        .target(
+            name: "AnsibleDrivers",
+            dependencies: [
+                "Core", "GenericInterfaces", "ChildProcesses",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Drivers/Ansible",
+            swiftSettings: swiftSettings
+        ),
         // Every hardware type this build ships, by name.
         .target(
             name: "HardwareTypes",
-            dependencies: ["Core", "GenericInterfaces", "FakeHardware", "IPMIHardware", "AgentDrivers"],
+            dependencies: ["Core", "GenericInterfaces", "FakeHardware", "IPMIHardware", "AgentDrivers", "AnsibleDrivers"],
             path: "Drivers/Registry",
             swiftSettings: swiftSettings
         ),
@@ -228,6 +244,14 @@ let package = Package(
             dependencies: [
                 "AgentDrivers", "Core", "IronicTesting",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "AnsibleDriverTests",
+            dependencies: [
+                "AnsibleDrivers", "Core", "ChildProcesses", "HardwareTypes",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

@@ -1,4 +1,5 @@
 import AgentDrivers
+import AnsibleDrivers
 import Core
 import FakeHardware
 import GenericInterfaces
@@ -23,9 +24,10 @@ public enum ShippedHardware {
     /// The driver targets linked into this build, generic interfaces first, with the ipmi
     /// implementations over `ipmi`'s BMC client.
     public static func entryPoints(
-        ipmi: IPMIInterfaces, fake: FakeConfig = FakeConfig(), agent: AgentInterfaces = AgentInterfaces()
+        ipmi: IPMIInterfaces, fake: FakeConfig = FakeConfig(), agent: AgentInterfaces = AgentInterfaces(),
+        ansible: AnsibleInterfaces = AnsibleInterfaces()
     ) -> [DriverEntryPoints] {
-        [.generic, .fakeHardware(fake), .ipmi(ipmi), .agent(agent)]
+        [.generic, .fakeHardware(fake), .ipmi(ipmi), .agent(agent), .ansible(ansible)]
     }
 
     /// The driver targets with ipmi implementations over a client built from default `[ipmi]`
@@ -38,10 +40,11 @@ public enum ShippedHardware {
     /// Every interface implementation shipped, by kind and name, with the ipmi ones over
     /// `ipmi`'s BMC client and also under Ironic's `ipmitool` name.
     public static func catalog(
-        ipmi: IPMIInterfaces, fake: FakeConfig = FakeConfig(), agent: AgentInterfaces = AgentInterfaces()
+        ipmi: IPMIInterfaces, fake: FakeConfig = FakeConfig(), agent: AgentInterfaces = AgentInterfaces(),
+        ansible: AnsibleInterfaces = AnsibleInterfaces()
     ) -> InterfaceCatalog {
         var catalog = InterfaceCatalog()
-        for target in entryPoints(ipmi: ipmi, fake: fake, agent: agent) { target.register(in: &catalog) }
+        for target in entryPoints(ipmi: ipmi, fake: fake, agent: agent, ansible: ansible) { target.register(in: &catalog) }
         ipmi.registerAliases(in: &catalog)
         return catalog
     }
@@ -56,27 +59,32 @@ public enum ShippedHardware {
     /// - Throws: `DriverNotFound` for an unknown enabled hardware type, `InvalidParameterValue`
     ///   for an unknown enabled interface or a hardware type left without a core interface.
     public static func registry(
-        config: DriverConfig, ipmi: IPMIInterfaces, fake: FakeConfig = FakeConfig(), agent: AgentInterfaces = AgentInterfaces()
+        config: DriverConfig, ipmi: IPMIInterfaces, fake: FakeConfig = FakeConfig(), agent: AgentInterfaces = AgentInterfaces(),
+        ansible: AnsibleInterfaces = AnsibleInterfaces()
     ) throws(IronicError) -> DriverRegistry {
-        try DriverRegistry(available: hardwareTypes, catalog: catalog(ipmi: ipmi, fake: fake, agent: agent), config: config)
+        try DriverRegistry(
+            available: hardwareTypes, catalog: catalog(ipmi: ipmi, fake: fake, agent: agent, ansible: ansible), config: config)
     }
 
     /// The service's registry: every ipmi node shares ONE `FreeIPMIClient` built from `[ipmi]`
     /// (thread pool size, least interval between commands to one BMC, retry time, session
     /// timeout), and waits for power changes as long as `[conductor]` allows; the fake
-    /// interfaces wait as long as `[fake]` says.
+    /// interfaces wait as long as `[fake]` says. The `ansible` deploy runs every playbook of the
+    /// service through ONE runner built from `[ansible]`.
     ///
     /// The client, and its threads, are created when an ipmi node first needs a BMC, so a
     /// service without ipmi nodes never starts them; they stop when the registry is released.
     public static func registry(
         config: DriverConfig, ipmi: IPMIConfig, conductor: ConductorConfig, fake: FakeConfig = FakeConfig(), logger: Logger,
-        console: IPMIProxyConsoleSettings = IPMIProxyConsoleSettings(), deploy: DeployConfig = DeployConfig()
+        console: IPMIProxyConsoleSettings = IPMIProxyConsoleSettings(), deploy: DeployConfig = DeployConfig(),
+        ansible: AnsibleConfig = AnsibleConfig()
     ) throws(IronicError) -> DriverRegistry {
         let client = DeferredBMCClient { makeBMCClient(ipmi, logger: logger) }
         let interfaces = IPMIInterfaces(
             client: client, settings: IPMIDriverSettings(ipmi: ipmi, conductor: conductor), console: console)
         return try registry(
-            config: config, ipmi: interfaces, fake: fake, agent: AgentInterfaces(settings: deploy, logger: logger))
+            config: config, ipmi: interfaces, fake: fake, agent: AgentInterfaces(settings: deploy, logger: logger),
+            ansible: AnsibleInterfaces(settings: ansible, deploy: deploy, logger: logger))
     }
 
     /// The registry with default `[ipmi]` and `[conductor]` settings: for tests and tools that

@@ -28,6 +28,8 @@ public struct IronicConfig: Sendable, Hashable {
     /// `[deploy]`, `[pxe]`, `[agent]`, `[dhcp]`, `[service_catalog]`, `[inspector]` and the
     /// call-back timeouts: provisioning through a ramdisk agent.
     public var deploy = DeployConfig()
+    /// `[ansible]`: the `ansible` deploy interface's playbooks and runner.
+    public var ansible = AnsibleConfig()
     /// Every section as read, for options other modules own (`[ipmiproxy]`, `[ipmi] console_proxy_*`).
     public var document = INIFile()
 
@@ -122,6 +124,7 @@ public struct IronicConfig: Sendable, Hashable {
         try readRPCOptions(reader)
         try readFakeOptions(reader)
         try readDeployOptions(reader)
+        try readAnsibleOptions(reader)
     }
 }
 
