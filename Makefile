@@ -1,6 +1,6 @@
 # swift-ironic: the two set-up commands are `make run` and `make test`.
 
-APT_PACKAGES := libsqlite3-dev libcrypt-dev libcurl4-openssl-dev libfreeipmi-dev libipmiconsole-dev freeipmi-tools openipmi python3-venv curl postgresql libjs-xterm node-xterm chromium qemu-system-x86 ipxe-qemu qemu-utils busybox-static dnsmasq-base linux-image-amd64 genisoimage pxelinux syslinux-common
+APT_PACKAGES := libsqlite3-dev libcrypt-dev libcurl4-openssl-dev libfreeipmi-dev libipmiconsole-dev freeipmi-tools openipmi python3-venv curl postgresql libjs-xterm node-xterm chromium qemu-system-x86 ipxe-qemu qemu-utils busybox-static dnsmasq-base linux-image-amd64 genisoimage pxelinux syslinux-common parted gdisk
 SWIFT ?= swift
 VENV ?= .venv
 CONFIG ?=
@@ -44,9 +44,10 @@ postgres-up:
 postgres-down:
 	@scripts/test-postgres.sh stop
 
-## The lab's deploy ramdisk (the unmodified ironic-python-agent from PyPI) and a whole-disk
-## test image, under var/images (docs/ramdisk.md). Needs root (sudo otherwise); only what
-## changed is rebuilt.
+## The lab's deploy ramdisk (the unmodified ironic-python-agent from PyPI, with sshd for the
+## ansible deploy interface; OpenSSH's server is installed without starting a system sshd)
+## and a whole-disk test image, under var/images (docs/ramdisk.md). Needs root (sudo
+## otherwise); only what changed is rebuilt.
 test-images: deps
 	@if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO=sudo; fi; \
 	$$SUDO scripts/build-deploy-ramdisk.sh var/images && scripts/build-test-image.sh var/images
@@ -57,6 +58,7 @@ client-test: test-images
 	$(SWIFT) build --product ironic-conductor
 	$(SWIFT) build --product ironic-ipmiproxy
 	Tests/Client/setup-venv.sh
+	scripts/ansible-venv.sh var/ansible-venv
 	IRONIC_BIN=$(CURDIR)/.build/debug/ironic VENV=$(VENV) $(VENV)/bin/python -m pytest -q Tests/Client
 
 ## Benchmarks against a release build, side by side with upstream Ironic from PyPI
