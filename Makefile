@@ -33,6 +33,7 @@ test: deps unit-test client-test
 ## Output is kept in var/test-logs/swift-test.log; a failed run ends with its failures.
 unit-test:
 	$(SWIFT) build --build-tests
+	scripts/ansible-venv.sh var/ansible-venv
 	SWIFT=$(SWIFT) scripts/swift-test.sh
 
 ## The throwaway PostgreSQL server of the store tests (127.0.0.1, a free port); prints the URL
