@@ -251,7 +251,7 @@ let package = Package(
         .testTarget(
             name: "AnsibleDriverTests",
             dependencies: [
-                "AnsibleDrivers", "Core", "ChildProcesses", "HardwareTypes",
+                "AnsibleDrivers", "Core", "ChildProcesses", "HardwareTypes", "Conductor", "RPC", "Store", "SQLiteStore",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

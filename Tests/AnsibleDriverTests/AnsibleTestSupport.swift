@@ -106,6 +106,18 @@ final class PlaybookLab: @unchecked Sendable {
 
             """)
         try write(
+            "shutdown.yaml",
+            """
+            - import_playbook: add-nodes.yaml
+            - hosts: ironic
+              gather_facts: false
+              tasks:
+                - name: soft power off
+                  debug:
+                    msg: "powering off {{ inventory_hostname }}"
+
+            """)
+        try write(
             "shutdown-fails.yaml",
             """
             - import_playbook: add-nodes.yaml
