@@ -173,6 +173,9 @@ public struct BootFiles: Sendable, Hashable {
             throw BootFileError(path: source, operation: "link", errno: errno)
         }
         try rename(temporary, to: path)
+        // rename(2) between two links of the same file does nothing and succeeds, leaving
+        // the temporary link behind.
+        _ = unlink(temporary)
     }
 
     /// Removes a file or link; a missing one is not an error.

@@ -28,8 +28,13 @@ enum ConfigDrive {
         defer { try? fileManager.removeItem(at: scratch) }
         let latest = scratch.appendingPathComponent("tree/openstack/latest")
         try fileManager.createDirectory(at: latest, withIntermediateDirectories: true)
+        if let problem = ConfigDriveContents.problem(in: contents) {
+            throw IronicError.invalidParameterValue("Invalid configdrive for node \(node.uuid): \(problem)")
+        }
         var metaData = contents["meta_data"]?.objectValue ?? [:]
-        if metaData["uuid"] == nil { metaData["uuid"] = .string(node.instanceUUID ?? node.uuid) }
+        // As Ironic's build_configdrive: the node's own UUID and name unless given.
+        if metaData["uuid"] == nil { metaData["uuid"] = .string(node.uuid) }
+        if metaData["name"] == nil, let name = node.name { metaData["name"] = .string(name) }
         try write(JSONValue.object(metaData).serialized(), to: latest.appendingPathComponent("meta_data.json"))
         if let network = contents["network_data"], network != .null {
             try write(network.serialized(), to: latest.appendingPathComponent("network_data.json"))

@@ -62,7 +62,8 @@ public struct IPXEBoot: BootInterface {
 
     public func prepareInstance(_ task: NodeTask) async throws {
         try ramdisk.removeMACEntries(task)
-        try BootFiles.remove(files.nodeConfig(task.node.uuid))
+        // The script and the ramdisk's links go, so their master copies can be evicted.
+        try BootFiles.removeTree(files.nodeDirectory(task.node.uuid))
     }
 
     public func cleanUpInstance(_ task: NodeTask) async throws {

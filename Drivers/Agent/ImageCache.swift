@@ -48,15 +48,24 @@ public actor ImageCache {
     /// How many times content was copied into the cache (downloads and local copies).
     public private(set) var transfers = 0
 
+    /// Downloads through a client that reports a refused connection at once instead of
+    /// retrying it until the request's deadline (the caller may hold a node's lock).
+    public static let defaultClient: HTTPClient = {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.timeout.connect = .seconds(10)
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }()
+
     /// The cache under `[deploy] http_root`, bounded by `[pxe] image_cache_size`/`_ttl`.
-    public init(settings: DeployConfig, logger: Logger = Logger(label: "ironic.images"), client: HTTPClient = .shared) {
+    public init(settings: DeployConfig, logger: Logger = Logger(label: "ironic.images"), client: HTTPClient = ImageCache.defaultClient) {
         self.init(
             files: BootFiles(settings: settings), maxSizeMiB: settings.imageCacheSizeMiB, ttl: settings.imageCacheTTL,
             logger: logger, client: client)
     }
 
     /// A cache over `files`, holding at most `maxSizeMiB` of unlinked content for `ttl`.
-    public init(files: BootFiles, maxSizeMiB: Int, ttl: Duration, logger: Logger = Logger(label: "ironic.images"), client: HTTPClient = .shared) {
+    public init(files: BootFiles, maxSizeMiB: Int, ttl: Duration, logger: Logger = Logger(label: "ironic.images"), client: HTTPClient = ImageCache.defaultClient) {
         self.files = files
         self.maxBytes = Int64(maxSizeMiB) * 1024 * 1024
         self.ttl = ttl

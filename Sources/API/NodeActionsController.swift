@@ -136,6 +136,9 @@ extension IronicAPI {
             guard value.stringValue != nil || value.objectValue != nil else {
                 throw IronicError.badRequest("Invalid configdrive: expected a string or an object.")
             }
+            if let contents = value.objectValue, let problem = ConfigDriveContents.problem(in: contents) {
+                throw IronicError.badRequest("Invalid configdrive: \(problem)")
+            }
             configdrive = value
         }
         var rescuePassword: String?

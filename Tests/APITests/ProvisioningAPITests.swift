@@ -6,6 +6,27 @@ import Testing
 
 @Suite("Provisioning, power and node sub-resources")
 struct ProvisioningAPITests {
+    /// Ironic's schema for the object form of `configdrive` (1.56): a 400 before anything moves.
+    @Test func malformedConfigDrivesAreRefused() async throws {
+        let server = try await TestServer.start()
+        defer { Task { await server.stop() } }
+        _ = try await server.createNode(["name": "cd"])
+        _ = try await server.provision("cd", "manage")
+        _ = try await server.provision("cd", "provide")
+        for configdrive: JSONValue in [["meta_data": "hostname=a"], ["network_data": ["eth0"]], ["userdata": "#cloud-config"], ["user_data": 5]] {
+            let response = try await server.request(
+                "PUT", "/v1/nodes/cd/states/provision", json: ["target": "active", "configdrive": configdrive], version: "1.56")
+            #expect(response.status == 400, "\(configdrive): \(response.text)")
+            #expect(try response.fault()["faultstring"]?.stringValue?.hasPrefix("Invalid configdrive: ") == true, "\(response.text)")
+        }
+        let node = try await server.request("GET", "/v1/nodes/cd").json()
+        #expect(node["provision_state"] == "available")
+        let fine = try await server.request(
+            "PUT", "/v1/nodes/cd/states/provision",
+            json: ["target": "active", "configdrive": ["meta_data": ["hostname": "a"], "user_data": "#cloud-config"]], version: "1.56")
+        #expect(fine.status == 202, "\(fine.text)")
+    }
+
     @Test func fullLifecycle() async throws {
         let server = try await TestServer.start()
         defer { Task { await server.stop() } }

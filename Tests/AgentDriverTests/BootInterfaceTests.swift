@@ -144,12 +144,10 @@ struct BootInterfaceTests {
         #expect(scratch.entries() == ["52-54-00-aa-bb-01", "52-54-00-aa-bb-02"])
         #expect(scratch.read("\(uuid)/deploy_kernel") == "deploy kernel")
         // Linking the same master again: rename(2) of one hard link onto another of the same
-        // file does nothing and succeeds, so BootFiles.hardLink's temporary link stays.
+        // file does nothing and succeeds; BootFiles.hardLink must still drop its temporary link.
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: "\(scratch.root)/\(uuid)").filter { $0.hasPrefix(".") }
-        withKnownIssue("BootFiles.hardLink leaves its temporary link when the target already links the same file") {
-            #expect(leftovers.isEmpty, "no temporary files left: \(leftovers)")
-            #expect(scratch.linkCount("\(uuid)/deploy_kernel") == 2)
-        }
+        #expect(leftovers.isEmpty, "no temporary files left: \(leftovers)")
+        #expect(scratch.linkCount("\(uuid)/deploy_kernel") == 2)
     }
 
     @Test func inspectionAddsItsCallbackURL() async throws {
@@ -330,11 +328,9 @@ struct BootInterfaceTests {
         try await scratch.boot.prepareInstance(task)
         // Ironic's clean_up_pxe_config (called by prepare_instance for a whole-disk image
         // without netboot fallback) removes http_root/<uuid> with the deploy kernel and
-        // ramdisk in it, as the `pxe` interface here does; `ipxe` keeps both hard links for
-        // the node's whole life in `active`, so their master copies are never evicted.
-        withKnownIssue("IPXEBoot.prepareInstance removes only <uuid>/config") {
-            #expect(!scratch.exists(task.node.uuid))
-        }
+        // ramdisk in it, as both network boot interfaces here do, so the master copies can
+        // be evicted while the node is active.
+        #expect(!scratch.exists(task.node.uuid))
     }
 
     // MARK: Validation

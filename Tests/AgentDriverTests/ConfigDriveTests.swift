@@ -80,9 +80,7 @@ struct ConfigDriveTests {
         let node = Self.node(name: "node-a", instanceUUID: "6f5b4c3a-0000-4000-8000-000000000001")
         let iso = try await Self.iso(["meta_data": ["hostname": "a"]], node: node)
         let metaData = try JSONValue.parse(try iso.file("openstack/latest/meta_data.json"))
-        withKnownIssue("ConfigDrive.build defaults uuid to instance_uuid and never sets name") {
-            #expect(metaData == ["hostname": "a", "uuid": .string(node.uuid), "name": "node-a"])
-        }
+        #expect(metaData == ["hostname": "a", "uuid": .string(node.uuid), "name": "node-a"])
     }
 
     @Test func aStringIsPassedThrough() async throws {
@@ -109,10 +107,8 @@ struct ConfigDriveTests {
         // an object, array or string, and nothing else is allowed.
         let node = Self.node()
         for contents: JSONValue in [["meta_data": "hostname=a"], ["network_data": ["eth0"]], ["userdata": "#cloud-config"]] {
-            await withKnownIssue("ConfigDrive.build drops or serializes malformed parts instead of refusing them") {
-                let error = await #expect(throws: IronicError.self) { _ = try await ConfigDrive.value(from: contents, node: node) }
-                #expect(error?.status == 400, "\(contents)")
-            }
+            let error = await #expect(throws: IronicError.self) { _ = try await ConfigDrive.value(from: contents, node: node) }
+            #expect(error?.status == 400, "\(contents)")
         }
     }
 }
