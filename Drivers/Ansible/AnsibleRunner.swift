@@ -165,7 +165,7 @@ public actor AnsibleRunner {
                     status: 409, code: "NodeLocked",
                     message: "A playbook (\(existing.job.awaited)) still runs on node \(job.nodeUUID); try again once it has ended.")
             }
-            drop(job.nodeUUID, reason: "replaced by \(job.awaited)")
+            drop(job.nodeUUID, reason: "replaced by \(job.awaited)", keeping: Set(job.temporaryFiles))
         }
         let key = job.batchKey
         let open = batches.values.filter { $0.key == key && $0.state != .running && $0.nodes.count < settings.maxHostsPerPlaybook }
@@ -227,6 +227,20 @@ public actor AnsibleRunner {
     /// The runs of this process, oldest first (the last 100).
     public func history() -> [Run] { runs }
 
+    /// Ends every running `ansible-playbook` (SIGTERM to its process group, SIGKILL 5 s
+    /// later), for a service that shuts down: the processes run in groups of their own and
+    /// would otherwise outlive it. Their nodes fail as for a crashed run; queued jobs stay queued.
+    public func terminateAll() {
+        for pid in runs.filter({ $0.ended == nil }).compactMap(\.pid) {
+            _ = kill(-pid, SIGTERM)
+            Task {
+                try? await Task.sleep(for: .seconds(5))
+                // Only a group whose run has not ended: its number may be another's by now.
+                if runs.contains(where: { $0.pid == pid && $0.ended == nil }) { _ = kill(-pid, SIGKILL) }
+            }
+        }
+    }
+
     // MARK: Scheduling
 
     private func windowClosed(_ id: Int) {
@@ -267,7 +281,7 @@ public actor AnsibleRunner {
     }
 
     /// A job leaves its batch without running; whoever waits for it is let go.
-    private func drop(_ node: String, reason: String) {
+    private func drop(_ node: String, reason: String, keeping: Set<String> = []) {
         guard let entry = entries.removeValue(forKey: node) else { return }
         if let id = entry.batch {
             batches[id]?.nodes.removeAll { $0 == node }
@@ -276,7 +290,7 @@ public actor AnsibleRunner {
                 readyOrder.removeAll { $0 == id }
             }
         }
-        for path in entry.job.temporaryFiles { try? FileManager.default.removeItem(atPath: path) }
+        for path in entry.job.temporaryFiles where !keeping.contains(path) { try? FileManager.default.removeItem(atPath: path) }
         entry.waiters.forEach { $0.resume() }
         logger.debug("dropped queued \(entry.job.awaited): \(reason)", metadata: ["node": "\(node)"])
     }
@@ -399,7 +413,8 @@ public actor AnsibleRunner {
             try? await Task.sleep(for: min(interval, deadline - ContinuousClock.now + .milliseconds(1)))
             interval = min(interval * 2, .milliseconds(500))
         }
-        let status = child.waitUntilExit()
+        // Only read once reaped: waiting here would hold a thread.
+        let status: Int32 = child.isRunning ? -1 : child.waitUntilExit()
         run.exitStatus = status
         run.ended = .now
 
@@ -447,7 +462,8 @@ public actor AnsibleRunner {
         let grace = ContinuousClock.now + .seconds(5)
         while child.isRunning, ContinuousClock.now < grace { try? await Task.sleep(for: .milliseconds(50)) }
         _ = kill(group, SIGKILL)
-        while child.isRunning { try? await Task.sleep(for: .milliseconds(20)) }
+        let reaped = ContinuousClock.now + .seconds(10)
+        while child.isRunning, ContinuousClock.now < reaped { try? await Task.sleep(for: .milliseconds(20)) }
     }
 
     /// The last lines of the output, for an error message.

@@ -109,6 +109,22 @@ struct AnsibleRunnerTests {
         #expect(kill(-pid, 0) == -1 && errno == ESRCH, "and so are its workers")
     }
 
+    @Test func terminateAllEndsRunningPlaybooks() async throws {
+        let lab = try PlaybookLab()
+        let runner = AnsibleRunner(settings: try lab.settings(window: .zero), logger: .tests)
+        try await runner.submit(lab.job("a", playbook: "hang.yaml"))
+        let deadline = ContinuousClock.now + .seconds(30)
+        while await runner.history().first?.pid == nil, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        try await Task.sleep(for: .seconds(1))
+        await runner.terminateAll()
+        await runner.wait(nodeUUID: "a", awaited: "ansible:deploy")
+        let status = await runner.status(nodeUUID: "a", awaited: "ansible:deploy")
+        #expect(status?.status == .failed)
+        #expect(status?.error?.contains("without reporting on the node") == true, "\(status?.error ?? "")")
+        let pid = try #require(await runner.history().first?.pid)
+        #expect(kill(-pid, 0) == -1 && errno == ESRCH)
+    }
+
     @Test func aRunThatCannotStartFailsItsHostsWithTheReason() async throws {
         let lab = try PlaybookLab()
         var settings = try lab.settings(window: .zero)
