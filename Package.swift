@@ -157,7 +157,7 @@ let package = Package(
         .target(
             name: "AnsibleDrivers",
             dependencies: [
-                "Core", "GenericInterfaces", "ChildProcesses",
+                "Core", "GenericInterfaces", "ChildProcesses", "AgentDrivers",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),

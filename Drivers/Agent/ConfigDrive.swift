@@ -9,9 +9,10 @@ import Foundation
 /// string already, passed through, or an object `{"meta_data": {...}, "user_data": ...,
 /// "network_data": {...}, "vendor_data": {...}}` that the conductor builds into an ISO with
 /// `genisoimage`, as Ironic does.
-enum ConfigDrive {
-    /// The value to send the agent, or nil when the node has no config drive.
-    static func value(from configdrive: JSONValue?, node: Node) async throws -> JSONValue? {
+public enum ConfigDrive {
+    /// The value to send the agent (or write for a playbook), or nil when the node has no
+    /// config drive.
+    public static func value(from configdrive: JSONValue?, node: Node) async throws -> JSONValue? {
         switch configdrive {
         case nil, .null?: return nil
         case .string(let text)?: return text.isEmpty ? nil : .string(text)

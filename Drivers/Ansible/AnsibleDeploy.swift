@@ -1,3 +1,4 @@
+import AgentDrivers
 import AsyncHTTPClient
 import Core
 import Foundation
@@ -220,7 +221,13 @@ public struct AnsibleDeploy: AgentDeployInterface {
         }
         var variables = try Self.deployVariables(task.node, settings: settings)
         var written: [String] = []
-        if let configdrive = try AnsibleExtraVars.configdrive(of: task.node, settings: settings) {
+        // A config drive given as meta_data/user_data is built as for the agent: the playbook
+        // gets the gzipped ISO in base64 in a file.
+        var withDrive = task.node
+        if case .object? = withDrive.instanceInfo["configdrive"] {
+            withDrive.instanceInfo["configdrive"] = try await ConfigDrive.value(from: withDrive.instanceInfo["configdrive"], node: withDrive)
+        }
+        if let configdrive = try AnsibleExtraVars.configdrive(of: withDrive, settings: settings) {
             variables["configdrive"] = configdrive.variable
             if let path = configdrive.written { written.append(path) }
         }

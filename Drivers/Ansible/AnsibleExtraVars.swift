@@ -106,10 +106,6 @@ public enum AnsibleExtraVars {
             let path = configdrivePath(nodeUUID: node.uuid, settings: settings)
             try writePrivately(Data(text.utf8), to: path)
             return (.object(["type": "file", "location": .string(path)]), path)
-        case .object?:
-            throw IronicError.invalidParameterValue(
-                "The ansible deploy interface of node \(node.uuid) takes a config drive as a string (a gzipped ISO 9660 image in base64, or its URL), not as meta_data/user_data to build one from."
-            )
         default:
             throw IronicError.invalidParameterValue("Invalid configdrive for node \(node.uuid): a string is expected.")
         }

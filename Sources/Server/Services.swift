@@ -22,7 +22,7 @@ public enum ServiceFactory {
         try ShippedHardware.registry(
             config: config.drivers, ipmi: config.ipmi, conductor: config.conductor, fake: config.fake,
             logger: makeLogger("ironic.ipmi", config),
-            console: try console ?? IPMIProxyConsoleSettings(ini: config.document), deploy: config.deploy)
+            console: try console ?? IPMIProxyConsoleSettings(ini: config.document), deploy: config.deploy, ansible: config.ansible)
     }
 
     /// A logger at the level `[DEFAULT] debug` asks for.

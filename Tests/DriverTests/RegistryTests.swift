@@ -25,7 +25,7 @@ struct RegistryTests {
             .bios: ["fake", "no-bios"],
             .boot: ["fake", "ipxe", "pxe"],
             .console: ["fake", "no-console"],
-            .deploy: ["fake", "direct"],
+            .deploy: ["fake", "direct", "ansible"],
             .firmware: ["fake", "no-firmware"],
             .inspect: ["fake", "agent", "no-inspect"],
             .management: ["fake"],

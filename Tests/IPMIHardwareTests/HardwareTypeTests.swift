@@ -33,7 +33,7 @@ struct HardwareTypeTests {
         #expect(enabled[.management] == ["ipmi", "ipmitool"])
         #expect(enabled[.vendor] == ["ipmi", "ipmitool", "no-vendor"])
         #expect(enabled[.console] == ["no-console", "ipmi-proxy", "ipmitool-socat"])
-        #expect(enabled[.deploy] == ["direct", "fake"])
+        #expect(enabled[.deploy] == ["direct", "ansible", "fake"])
         #expect(enabled[.boot] == ["ipxe", "pxe", "fake"])
         #expect(enabled[.rescue] == ["no-rescue", "agent"], "no-rescue stays the default, as in Ironic")
         #expect(HardwareType.ipmi.supported[.deploy]?.first == "autodetect")
