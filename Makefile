@@ -79,6 +79,7 @@ bench: deps
 	$(SWIFT) build -c release --product ironic-ipmiproxy
 	python3 Benchmarks/console_bench.py --bindir .build/release $(CONSOLE_BENCH_ARGS)
 	$(MAKE) --no-print-directory test-images && python3 Benchmarks/deploy_bench.py --ironic .build/release/ironic $(DEPLOY_BENCH_ARGS)
+	scripts/install-openssh-server.sh && python3 Benchmarks/ansible_bench.py --ironic .build/release/ironic $(ANSIBLE_BENCH_ARGS)
 
 clean: postgres-down
 	rm -rf .build var

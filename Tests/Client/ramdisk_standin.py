@@ -10,13 +10,13 @@ One thread per node, every ``interval`` seconds and at once when its node's stat
 
 * the node counts as booted into its ramdisk while its provision state is one of
   ``RAMDISK_STATES`` (``clean wait``, ``wait call-back``, ``cleaning``, ``deploying``); the
-  states come from ONE node listing every half interval for all nodes (a shared poller
-  thread), as a real ramdisk asks the API nothing of the kind;
+  states come from ONE node listing every ``state_poll`` (0.5) seconds for all nodes (a
+  shared poller thread), as a real ramdisk asks the API nothing of the kind;
 * booted without a token, it looks its node up (``GET /v1/lookup?addresses=MAC&node_uuid=``,
   API 1.68) and keeps ``config.agent_token``;
 * then it heartbeats (``POST /v1/heartbeat/<uuid>``). A 400 or 401 about the token (the
-  ramdisk's work ended and the conductor wiped it; the next boot must look up again) drops the
-  token: the next round looks up again;
+  ramdisk's work ended, or a new boot began, and the conductor wiped it; the next boot must
+  look up again) drops the token, and the stand-in looks up and heartbeats once more at once;
 * a node out of those states has no ramdisk running: its token is forgotten.
 
 Usage::
@@ -81,10 +81,12 @@ class RamdiskStandIns:
     """Stand-in ramdisks for ``nodes`` against the API at ``endpoint`` (http://127.0.0.1:PORT)."""
 
     def __init__(self, endpoint: str, nodes: list[StandInNode], interval: float = 1.0,
-                 max_seconds: float = 1800.0):
+                 max_seconds: float = 1800.0, state_poll: float = 0.5):
         self.endpoint = endpoint.rstrip("/")
         self.nodes = list(nodes)
         self.interval = interval
+        # How often the nodes' states are listed: how soon a node's "ramdisk boots".
+        self.state_poll = min(state_poll, interval)
         self.max_seconds = max_seconds
         self._states: dict[str, str] = {}
         self._states_lock = threading.Lock()
@@ -166,7 +168,7 @@ class RamdiskStandIns:
                         self._changed[node.uuid].set()
             except (OSError, ValueError, KeyError):
                 self.poll_errors += 1
-            self._stop.wait(max(0.05, self.interval / 2 - (time.monotonic() - started)))
+            self._stop.wait(max(0.05, self.state_poll - (time.monotonic() - started)))
 
     def _list_states(self, wanted: set[str]) -> dict[str, str]:
         """Provision states of the ``wanted`` nodes, following ``next`` links (a few pages at most)."""
@@ -203,24 +205,30 @@ class RamdiskStandIns:
             changed.wait(max(0.0, self.interval - (time.monotonic() - started)))
 
     def _round(self, node: StandInNode, state: str) -> None:
-        if node.token is None and not self._lookup(node):
+        # A token refused at once looks up again in the same round: a lookup made in
+        # `deploying` or `cleaning` may have come before the conductor booted the ramdisk,
+        # which wiped that token.
+        for _ in range(2):
+            if node.token is None and not self._lookup(node):
+                return
+            if node.before_heartbeat is not None:
+                node.before_heartbeat(node, state)
+            status, body = self._request("POST", f"/v1/heartbeat/{node.uuid}", {
+                "callback_url": node.callback_url, "agent_token": node.token, "agent_version": AGENT_VERSION,
+            }, version=LOOKUP_VERSION)
+            if status == 202:
+                node.heartbeats += 1
+                if not node.heartbeat_states or node.heartbeat_states[-1] != state:
+                    node.heartbeat_states.append(state)
+            elif status in (400, 401) and b"token" in body.lower():
+                node.token_refusals += 1
+                node.token = None
+                continue
+            elif status == 409:
+                node.busy += 1
+            else:
+                node.note(f"heartbeat in {state}: HTTP {status} {body[:300]!r}")
             return
-        if node.before_heartbeat is not None:
-            node.before_heartbeat(node, state)
-        status, body = self._request("POST", f"/v1/heartbeat/{node.uuid}", {
-            "callback_url": node.callback_url, "agent_token": node.token, "agent_version": AGENT_VERSION,
-        }, version=LOOKUP_VERSION)
-        if status == 202:
-            node.heartbeats += 1
-            if not node.heartbeat_states or node.heartbeat_states[-1] != state:
-                node.heartbeat_states.append(state)
-        elif status in (400, 401) and b"token" in body.lower():
-            node.token_refusals += 1
-            node.token = None
-        elif status == 409:
-            node.busy += 1
-        else:
-            node.note(f"heartbeat in {state}: HTTP {status} {body[:300]!r}")
 
     def _lookup(self, node: StandInNode) -> bool:
         query = urllib.parse.urlencode({"addresses": node.mac, "node_uuid": node.uuid})
