@@ -16,7 +16,8 @@ description:
   - Refuses a block device that is read-only, holds C(/), or has anything mounted or in use
     as swap on it or on its partitions and holders.
   - When the environment has E(IRONIC_SIMULATED_RAMDISK) set, the target is a simulation on
-    a host with real disks: only a regular file may be a disk there.
+    a host with real disks: only a regular file may be a disk there, and cleaning every disk
+    means the files E(IRONIC_SIMULATED_DISKS) lists (colon-separated).
 options:
   hints:
     description: The node's root device hints (C(ironic.root_device_hints)).
@@ -274,6 +275,17 @@ def main():
 
     if name and not os.path.lexists(name):
         fail_hints(module, hints, "%s does not exist" % name)
+
+    if simulated and mode == "all" and not name:
+        # Cleaning every disk of a simulation: the disks it declares (regular files).
+        declared = [file_disk(path) for path in os.environ.get("IRONIC_SIMULATED_DISKS", "").split(":") if path]
+        files = [disk for disk in declared if disk is not None]
+        if not files:
+            module.fail_json(msg="No disk to clean: this target is a simulated ramdisk "
+                             "(IRONIC_SIMULATED_RAMDISK=%s) declaring no disk file in "
+                             "IRONIC_SIMULATED_DISKS" % simulated)
+        module.exit_json(changed=False, device=files[0].result(), devices=[d.result() for d in files],
+                         simulated=True, read_only=[])
 
     if simulated:
         if name:

@@ -12,7 +12,8 @@ names it on all of them. A target whose ``disk.img`` is removed has no disk at t
 
 What Ansible runs there runs on this machine, so two things keep the machine's own disks safe:
 
-* every session's environment has ``IRONIC_SIMULATED_RAMDISK=<target dir>``: the playbooks'
+* every session's environment has ``IRONIC_SIMULATED_RAMDISK=<target dir>`` and
+  ``IRONIC_SIMULATED_DISKS`` (the disk file, for cleaning every disk): the playbooks'
   disk discovery then accepts only a regular file (the target's ``disk.img``, named by the
   ``name`` root device hint) as a disk;
 * ``shutdown``, ``poweroff``, ``halt`` and ``reboot`` come first on the sessions' PATH as stubs
@@ -184,7 +185,7 @@ class SSHTargets:
             "MaxStartups 100:30:200\n"
             "MaxSessions 50\n"
             "LogLevel VERBOSE\n"
-            f"SetEnv PATH={stubs}:{SYSTEM_PATH} IRONIC_SIMULATED_RAMDISK={d}\n")
+            f"SetEnv PATH={stubs}:{SYSTEM_PATH} IRONIC_SIMULATED_RAMDISK={d} IRONIC_SIMULATED_DISKS={TARGET_DISK}\n")
 
     def _launch(self, target: SSHTarget, attempts: int = 5) -> None:
         d = target.directory
