@@ -55,9 +55,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-API_VERSION = "1.78"
-HEADERS = {"X-OpenStack-Ironic-API-Version": API_VERSION, "Accept": "application/json"}
-LOOPBACK = "127.0.0.1"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_api import API_VERSION, HEADERS, LOOPBACK, Api, BenchError  # noqa: E402
+
 # The host as the VMs see it on QEMU's user-mode network: its 127.0.0.1.
 HOST_FROM_VM = "10.0.2.2"
 REPO = Path(__file__).resolve().parent.parent
@@ -70,10 +70,6 @@ UPSTREAM_TIMEOUT = 1800.0
 FAILED_STATES = {"deploy failed", "clean failed", "inspect failed", "error", "rescue failed"}
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization",
               "te", "trailer", "transfer-encoding", "upgrade", "content-length"}
-
-
-class BenchError(Exception):
-    """A benchmark step failed; the message says which and why."""
 
 
 def log(message: str) -> None:
@@ -361,41 +357,6 @@ class RecordingProxy:
 # --------------------------------------------------------------------------
 # The service, the lab, the API
 # --------------------------------------------------------------------------
-
-class Api:
-    """A small JSON client of the service's API on 127.0.0.1 (one connection per call)."""
-
-    def __init__(self, port: int):
-        self.port = port
-
-    def call(self, method: str, path: str, body: Any = None, expect: tuple[int, ...] = (200,),
-             timeout: float = 60.0) -> Any:
-        headers = dict(HEADERS)
-        payload = None
-        if body is not None:
-            payload = json.dumps(body).encode()
-            headers["Content-Type"] = "application/json"
-        for attempt in range(1, 31):
-            conn = http.client.HTTPConnection(LOOPBACK, self.port, timeout=timeout)
-            try:
-                conn.request(method, path, body=payload, headers=headers)
-                response = conn.getresponse()
-                data = response.read()
-            except (OSError, http.client.HTTPException) as e:
-                if method != "GET" or attempt >= 4:
-                    raise BenchError(f"{method} {path}: {e}") from e
-                time.sleep(0.2 * attempt)
-                continue
-            finally:
-                conn.close()
-            # 409 (node locked, e.g. by the power sync) and 503 are worth another try.
-            if response.status in (409, 503) and response.status not in expect and attempt < 30:
-                time.sleep(0.5)
-                continue
-            if response.status not in expect:
-                raise BenchError(f"{method} {path} -> HTTP {response.status}: {data[:400]!r}")
-            return json.loads(data) if data else None
-        raise BenchError(f"{method} {path}: no answer after 30 tries")
 
 
 class Service:
