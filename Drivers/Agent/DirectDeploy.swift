@@ -141,6 +141,9 @@ public struct DirectDeploy: AgentDeployInterface {
     /// Ends the agent's work: flush the disks, ask the agent to power off, and make sure the
     /// node is off (a hard power off when it is still on after ~30 s).
     private func tearDownAgent(_ task: NodeTask, driver: ComposedDriver) async throws {
+        // `[agent] deploy_logs_collect = always`: the logs of a deploy that worked, while the
+        // agent still answers.
+        await RamdiskLogs.collect(task, agent: client, settings: settings, label: "deploy", failed: false)
         guard let power = driver.power else { return }
         let forceOOB = task.node.driverInfo["deploy_forces_oob_reboot"]?.boolValue ?? false
         if !forceOOB {

@@ -536,6 +536,9 @@ extension Conductor {
             message = "Clean step \(step?.qualifiedName ?? "") failed on node \(task.node.uuid). \(reason)"
         }
         logger.error("\(message)", metadata: ["node": "\(task.node.uuid)"])
+        if let deploy = driver.deploy as? any AgentDeployInterface {
+            await RamdiskLogs.collect(task, agent: deploy.agent, settings: deployConfig, label: kind == .deploy ? "deploy" : "cleaning", failed: true)
+        }
         do {
             try await finishRamdisk(task, driver: driver, powerOff: true)
         } catch {

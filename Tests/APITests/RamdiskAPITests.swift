@@ -292,4 +292,27 @@ struct RamdiskAPITests {
             "POST", "/v1/continue_inspection", json: ["inventory": Self.inventory], version: "1.84")
         #expect(late.status == 404 || late.status == 409, "\(late.text)")
     }
+
+    /// `[agent] deploy_logs_collect = on_failure`: a failed deploy step leaves the ramdisk's
+    /// system logs on the conductor before the ramdisk is powered off.
+    @Test func aFailedDeployKeepsTheRamdisksLogs() async throws {
+        let logs = FileManager.default.temporaryDirectory.appendingPathComponent("ironic-deploy-logs-\(UUID().uuidString)")
+        let (server, uuid) = try await Self.waitingNode { $0.deploy.deployLogsLocalPath = logs.path }
+        defer { Task { await server.stop() } }
+        let agent = try await StandInAgent.start()
+        defer { Task { await agent.stop() } }
+        let tarball = Data("a gzipped tar".utf8)
+        agent.answer("collect_system_logs", with: .succeed(result: ["system_logs": .string(tarball.base64EncodedString())]))
+        _ = try await agent.lookup(api: server, mac: Self.mac, node: uuid)
+        try await agent.heartbeatUntilAccepted(api: server, node: uuid, timeout: .seconds(10))
+        // The node's image does not match its checksum: write_image fails on the conductor.
+        let failed = try await server.waitForNode(uuid) { $0["provision_state"] == "deploy failed" && $0["reservation"] == .null }
+        #expect(failed["last_error"]?.stringValue?.contains("write_image") == true, "\(failed["last_error"] ?? .null)")
+        _ = try await agent.waitForCommand("log.collect_system_logs", timeout: .seconds(10))
+        let files = try FileManager.default.contentsOfDirectory(atPath: logs.path)
+        #expect(files.count == 1 && files[0].hasPrefix("\(uuid)_unknown_deploy_") && files[0].hasSuffix(".tar.gz"), "\(files)")
+        if let file = files.first {
+            #expect(try Data(contentsOf: logs.appendingPathComponent(file)) == tarball)
+        }
+    }
 }
