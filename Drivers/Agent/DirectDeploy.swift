@@ -57,18 +57,11 @@ public struct DirectDeploy: AgentDeployInterface {
     }
 
     public func deploySteps(_ task: NodeTask) -> [ProvisionStep] {
-        [
-            ProvisionStep(interface: "deploy", step: "deploy", priority: 100),
-            ProvisionStep(interface: "deploy", step: "write_image", priority: 80),
-            ProvisionStep(interface: "deploy", step: "prepare_instance_boot", priority: 60),
-            ProvisionStep(interface: "deploy", step: "tear_down_agent", priority: 40),
-            ProvisionStep(interface: "deploy", step: "switch_to_tenant_network", priority: 30),
-            ProvisionStep(interface: "deploy", step: "boot_instance", priority: 20),
-        ]
+        ProvisionStep.agentDeploySteps
     }
 
     public func cleanStepPriorityOverrides() -> [String: Int] {
-        ["erase_devices": settings.eraseDevicesPriority, "erase_devices_metadata": settings.eraseDevicesMetadataPriority]
+        settings.eraseStepPriorities
     }
 
     public func executeDeployStep(_ step: ProvisionStep, task: NodeTask, driver: ComposedDriver) async throws -> DriverStepResult {

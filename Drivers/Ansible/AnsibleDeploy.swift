@@ -116,19 +116,12 @@ public struct AnsibleDeploy: AgentDeployInterface {
 
     /// The steps of the table above.
     public func deploySteps(_ task: NodeTask) -> [ProvisionStep] {
-        [
-            ProvisionStep(interface: "deploy", step: "deploy", priority: 100),
-            ProvisionStep(interface: "deploy", step: "write_image", priority: 80),
-            ProvisionStep(interface: "deploy", step: "prepare_instance_boot", priority: 60),
-            ProvisionStep(interface: "deploy", step: "tear_down_agent", priority: 40),
-            ProvisionStep(interface: "deploy", step: "switch_to_tenant_network", priority: 30),
-            ProvisionStep(interface: "deploy", step: "boot_instance", priority: 20),
-        ]
+        ProvisionStep.agentDeploySteps
     }
 
     /// `[deploy] erase_devices_priority` and `erase_devices_metadata_priority`, as Ironic.
     public func cleanStepPriorityOverrides() -> [String: Int] {
-        ["erase_devices": deploySettings.eraseDevicesPriority, "erase_devices_metadata": deploySettings.eraseDevicesMetadataPriority]
+        deploySettings.eraseStepPriorities
     }
 
     /// Runs one of ``deploySteps(_:)``; `write_image` and `tear_down_agent` queue a playbook

@@ -48,6 +48,28 @@ public struct ProvisionStep: Sendable, Hashable, Codable {
     }
 }
 
+extension ProvisionStep {
+    /// Ironic's deploy steps of a ramdisk-driven deploy interface (`direct`, `ansible`), with
+    /// their default priorities: boot the ramdisk, write the image, set the boot device,
+    /// stop the ramdisk, switch networks, boot the instance.
+    public static let agentDeploySteps: [ProvisionStep] = [
+        ProvisionStep(interface: "deploy", step: "deploy", priority: 100),
+        ProvisionStep(interface: "deploy", step: "write_image", priority: 80),
+        ProvisionStep(interface: "deploy", step: "prepare_instance_boot", priority: 60),
+        ProvisionStep(interface: "deploy", step: "tear_down_agent", priority: 40),
+        ProvisionStep(interface: "deploy", step: "switch_to_tenant_network", priority: 30),
+        ProvisionStep(interface: "deploy", step: "boot_instance", priority: 20),
+    ]
+}
+
+extension DeployConfig {
+    /// The priorities `[deploy] erase_devices_priority` and `erase_devices_metadata_priority`
+    /// give the ramdisk's erase clean steps, by step name.
+    public var eraseStepPriorities: [String: Int] {
+        ["erase_devices": eraseDevicesPriority, "erase_devices_metadata": eraseDevicesMetadataPriority]
+    }
+}
+
 /// The state of one command the ramdisk agent ran, as its `GET /v1/commands/` reports it.
 public struct AgentCommandStatus: Sendable, Hashable {
     /// IPA's command statuses.
